@@ -1,0 +1,28 @@
+"""`inference-lab demo`: build (or find) the demo kit and print its manifest."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_cli_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--variant", choices=["full", "tiny"], default=None,
+                        help="kit variant (default: $INFERENCE_LAB_DEMO_VARIANT or full)")
+    parser.add_argument("--rebuild", action="store_true", help="build again even if the kit exists")
+    parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
+
+def main(args: argparse.Namespace) -> int:
+    import json
+
+    from ..demo_kit import ensure_kit, read_manifest
+    from ..report import console, manifest_table
+
+    err = console(stderr=True)
+    path = ensure_kit(args.variant, log=lambda msg: err.print(f"[dim]{msg}[/dim]"), force=args.rebuild)
+    manifest = read_manifest(path)
+    if args.json:
+        print(json.dumps(manifest, indent=2))
+    else:
+        console().print(manifest_table(manifest, path))
+    return 0

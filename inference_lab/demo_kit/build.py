@@ -1,0 +1,266 @@
+"""Build (once) and locate the demo kit: tokenizer, main model, assistant, LoRA adapter, data sets, manifest.
+
+The kit lives under `$INFERENCE_LAB_HOME/kits/<variant>-<hash>/` (default `~/.cache/inference-lab`), where
+the hash covers the variant's spec, the seed and `KIT_VERSION`, so a change to any of them builds a new kit
+instead of reusing a stale one. A build goes to a temporary folder and is renamed into place at the end,
+under a file lock, so an interrupted or concurrent build never leaves a half kit behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import corpus
+from .train import LMSpec, build_model, heldout_loss, token_stream, train_lm, train_lora, train_tokenizer
+
+KIT_VERSION = 1
+DEFAULT_SEED = 1234
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    vocab_size: int
+    n_stories: int
+    main: LMSpec
+    assistant: LMSpec
+    lora_rank: int
+    lora_steps: int
+    lora_batch: int
+    lora_lr: float
+    n_task_train: int
+    n_task_test: int
+    n_mcq: int
+
+
+VARIANTS: dict[str, VariantSpec] = {
+    # ~4 M-parameter main model; about 3 minutes on 2 CPU cores.
+    "full": VariantSpec(
+        vocab_size=2048,
+        n_stories=1500,
+        main=LMSpec(256, 4, 4, 2, 768, steps=260, batch_size=16, seq_len=128, lr=3e-3),
+        assistant=LMSpec(64, 2, 4, 2, 192, steps=200, batch_size=16, seq_len=128, lr=5e-3),
+        lora_rank=8, lora_steps=120, lora_batch=16, lora_lr=3e-3,
+        n_task_train=400, n_task_test=64, n_mcq=48,
+    ),
+    # For the tests: seconds to build, same shapes of everything, much smaller.
+    "tiny": VariantSpec(
+        vocab_size=512,
+        n_stories=300,
+        main=LMSpec(64, 2, 4, 2, 128, steps=150, batch_size=8, seq_len=64, lr=5e-3),
+        assistant=LMSpec(32, 1, 2, 1, 64, steps=80, batch_size=8, seq_len=64, lr=5e-3),
+        lora_rank=8, lora_steps=200, lora_batch=16, lora_lr=1e-2,
+        n_task_train=200, n_task_test=24, n_mcq=24,
+    ),
+}
+
+# Public names -> (role, file inside the kit). "demo" follows $INFERENCE_LAB_DEMO_VARIANT (default full);
+# "demo-tiny..." always means the tiny variant.
+ROLES = {"": "main", "-assistant": "assistant", "-lora": "lora", "-task": "data/task_test.jsonl",
+         "-mcq": "data/mcq.jsonl"}
+
+
+def kit_home() -> Path:
+    return Path(os.environ.get("INFERENCE_LAB_HOME", Path.home() / ".cache" / "inference-lab"))
+
+
+def default_variant() -> str:
+    variant = os.environ.get("INFERENCE_LAB_DEMO_VARIANT", "full")
+    if variant not in VARIANTS:
+        from ..errors import UserError
+
+        raise UserError(f"INFERENCE_LAB_DEMO_VARIANT: unknown variant '{variant}' (known: {', '.join(VARIANTS)})")
+    return variant
+
+
+def spec_hash(variant: str, seed: int) -> str:
+    payload = json.dumps({"v": KIT_VERSION, "variant": variant, "seed": seed,
+                          "spec": dataclasses.asdict(VARIANTS[variant])}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def kit_dir(variant: str, seed: int = DEFAULT_SEED) -> Path:
+    return kit_home() / "kits" / f"{variant}-{spec_hash(variant, seed)}"
+
+
+def parse_demo_name(name: str) -> tuple[str, str] | None:
+    """'demo-tiny-lora' -> ('tiny', 'lora'); None for names that are not demo kit names."""
+    if name != "demo" and not name.startswith("demo-"):
+        return None
+    rest = name[len("demo"):]
+    variant = None
+    for candidate in VARIANTS:
+        if rest == f"-{candidate}" or rest.startswith(f"-{candidate}-"):
+            variant, rest = candidate, rest[len(candidate) + 1:]
+            break
+    if rest not in ROLES:
+        return None
+    return variant or default_variant(), ROLES[rest]
+
+
+def resolve_demo_name(name: str, log: Callable[[str], None] | None = None) -> Path | None:
+    """Path of a demo kit model, adapter or data set (building the kit on first use); None if not a demo name."""
+    parsed = parse_demo_name(name)
+    if parsed is None:
+        return None
+    variant, role = parsed
+    return ensure_kit(variant, log=log) / role
+
+
+def is_built(path: Path) -> bool:
+    return (path / "manifest.json").is_file()
+
+
+def ensure_kit(variant: str | None = None, seed: int = DEFAULT_SEED, log: Callable[[str], None] | None = None,
+               force: bool = False) -> Path:
+    variant = variant or default_variant()
+    target = kit_dir(variant, seed)
+    if is_built(target) and not force:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits here, then finds the kit built
+        if is_built(target) and not force:
+            return target
+        staging = target.parent / f".build-{target.name}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            build_kit(staging, variant, seed, log=log)
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+
+
+def _versions() -> dict[str, str]:
+    import peft
+    import tokenizers
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__, "peft": peft.__version__}
+
+
+def build_kit(out: Path, variant: str, seed: int, log: Callable[[str], None] | None = None) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ..answers import extract_answer
+    from ..loading import silence_library_noise
+    from ..textgen import greedy_generate
+
+    silence_library_noise()
+
+    say = log or (lambda _msg: None)
+    spec = VARIANTS[variant]
+    started = time.perf_counter()
+    out.mkdir(parents=True)
+
+    say(f"demo kit '{variant}': training tokenizer")
+    tokenizer = train_tokenizer(corpus.tokenizer_corpus(seed, spec.n_stories), spec.vocab_size)
+    docs = corpus.pretraining_documents(seed, spec.n_stories)
+    stream = token_stream(tokenizer, docs)
+    heldout = token_stream(tokenizer, corpus.pretraining_documents(seed + 100, max(spec.n_stories // 10, 40)))
+
+    models: dict[str, dict] = {}
+    for role, lm_spec, role_seed in (("main", spec.main, seed), ("assistant", spec.assistant, seed + 1)):
+        say(f"demo kit '{variant}': training {role} model ({lm_spec.steps} steps)")
+        model = build_model(lm_spec, tokenizer, role_seed)
+        untrained = heldout_loss(model, heldout, lm_spec.seq_len)
+        stats = train_lm(model, stream, lm_spec, role_seed)
+        model.save_pretrained(out / role, safe_serialization=True)
+        tokenizer.save_pretrained(out / role)
+        models[role] = {
+            "params": sum(p.numel() for p in model.parameters()),
+            "bytes": _folder_bytes(out / role),
+            "initial_loss": round(stats.initial_loss, 4),
+            "final_loss": round(stats.final_loss, 4),
+            "heldout_loss": round(heldout_loss(model, heldout, lm_spec.seq_len), 4),
+            "untrained_heldout_loss": round(untrained, 4),
+            "train_seconds": round(stats.seconds, 1),
+            "config": dataclasses.asdict(lm_spec),
+        }
+
+    say(f"demo kit '{variant}': training LoRA adapter on the sentiment task")
+    train_rows = corpus.task_documents(seed + 2, spec.n_task_train)
+    test_rows = [{"id": f"task-{i:04d}", **row}
+                 for i, row in enumerate(corpus.task_documents(seed + 3, spec.n_task_test))]
+    base = AutoModelForCausalLM.from_pretrained(out / "main")
+    lora_model, lora_stats = train_lora(
+        base, tokenizer, [(r["prompt"], r["label"]) for r in train_rows], rank=spec.lora_rank,
+        steps=spec.lora_steps, batch_size=spec.lora_batch, lr=spec.lora_lr, seed=seed + 2,
+    )
+    lora_model.save_pretrained(out / "lora")
+    tokenizer.save_pretrained(out / "lora")
+
+    prompts = [r["prompt"] for r in test_rows]
+
+    def accuracy(texts: list[str]) -> float:
+        hits = [extract_answer(t, corpus.TASK_ANSWER_PATTERN) == r["label"] for t, r in zip(texts, test_rows)]
+        return sum(hits) / len(hits)
+
+    with torch.no_grad():
+        with lora_model.disable_adapter():  # pure base: PEFT wrapped the model in place
+            base_acc = accuracy(greedy_generate(lora_model, tokenizer, prompts, max_new_tokens=8))
+        lora_acc = accuracy(greedy_generate(lora_model, tokenizer, prompts, max_new_tokens=8))
+    models["lora"] = {
+        "rank": spec.lora_rank,
+        "trainable_params": sum(p.numel() for p in lora_model.parameters() if p.requires_grad),
+        "bytes": _folder_bytes(out / "lora"),
+        "initial_loss": round(lora_stats.initial_loss, 4),
+        "final_loss": round(lora_stats.final_loss, 4),
+        "train_seconds": round(lora_stats.seconds, 1),
+        "task_accuracy_base": round(base_acc, 4),
+        "task_accuracy_lora": round(lora_acc, 4),
+    }
+
+    _write_jsonl(out / "data" / "task_test.jsonl", test_rows)
+    _write_jsonl(out / "data" / "mcq.jsonl",
+                 [{"id": f"mcq-{i:04d}", **row} for i, row in enumerate(corpus.mcq_items(seed + 4, spec.n_mcq))])
+    manifest = {
+        "kit_version": KIT_VERSION,
+        "variant": variant,
+        "seed": seed,
+        "spec_hash": spec_hash(variant, seed),
+        "versions": _versions(),
+        "vocab_size": len(tokenizer),
+        "models": models,
+        "data": {"task_test": len(test_rows), "mcq": spec.n_mcq, "task_labels": list(corpus.TASK_LABELS),
+                 "task_answer_pattern": corpus.TASK_ANSWER_PATTERN},
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "files": file_hashes(out),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    say(f"demo kit '{variant}': built in {manifest['build_seconds']} s")
+    return manifest
+
+
+def read_manifest(path: Path) -> dict:
+    return json.loads((path / "manifest.json").read_text())

@@ -1,0 +1,24 @@
+"""Errors that end a command with a one-line message instead of a traceback.
+
+`UserError` is bad input (config, file, name): exit code 2. `RunFailed` is a run that broke after it
+started (out of memory, a model that raised): exit code 1. Everything the CLI catches derives from
+`LabError`, so entry points need one `except`.
+"""
+
+from __future__ import annotations
+
+
+class LabError(Exception):
+    exit_code = 1
+
+
+class UserError(LabError):
+    """Bad input: the message names the field or file and the value."""
+
+    exit_code = 2
+
+
+class RunFailed(LabError):
+    """A run that started but could not finish; results written so far stay on disk."""
+
+    exit_code = 1

@@ -1,0 +1,70 @@
+"""Rich rendering shared by every mode: the console, number formatting with units, common tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+_CONSOLES: dict[bool, Console] = {}
+
+
+def console(stderr: bool = False) -> Console:
+    if stderr not in _CONSOLES:
+        _CONSOLES[stderr] = Console(stderr=stderr, highlight=False)
+    return _CONSOLES[stderr]
+
+
+def fmt_bytes(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def fmt_seconds(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value < 1:
+        return f"{value * 1000:.1f} ms"
+    return f"{value:.2f} s"
+
+
+def fmt_rate(value: float | None, unit: str = "tok/s") -> str:
+    return "n/a" if value is None else f"{value:,.1f} {unit}"
+
+
+def fmt_params(value: int | None) -> str:
+    if value is None:
+        return "n/a"
+    if value >= 1e9:
+        return f"{value / 1e9:.2f} B"
+    if value >= 1e6:
+        return f"{value / 1e6:.2f} M"
+    if value >= 1e3:
+        return f"{value / 1e3:.1f} K"
+    return str(value)
+
+
+def manifest_table(manifest: dict, path: Path | None = None) -> Table:
+    title = f"demo kit '{manifest['variant']}' (seed {manifest['seed']}, built in {manifest['build_seconds']} s)"
+    table = Table(title=title, caption=str(path) if path else None)
+    for column in ("part", "params", "size", "loss start -> end", "held-out loss (untrained)", "notes"):
+        table.add_column(column, justify="right" if column in {"params", "size"} else "left")
+    for role in ("main", "assistant"):
+        m = manifest["models"][role]
+        table.add_row(role, fmt_params(m["params"]), fmt_bytes(m["bytes"]),
+                      f"{m['initial_loss']:.2f} -> {m['final_loss']:.2f}",
+                      f"{m['heldout_loss']:.2f} ({m['untrained_heldout_loss']:.2f})",
+                      f"{m['train_seconds']} s training")
+    lora = manifest["models"]["lora"]
+    table.add_row("lora", fmt_params(lora["trainable_params"]), fmt_bytes(lora["bytes"]),
+                  f"{lora['initial_loss']:.2f} -> {lora['final_loss']:.2f}", "",
+                  f"task accuracy base {lora['task_accuracy_base']:.0%} -> LoRA {lora['task_accuracy_lora']:.0%}")
+    data = manifest["data"]
+    table.add_row("data", "", "", "", "", f"{data['task_test']} task rows, {data['mcq']} MCQ rows")
+    return table

@@ -1,0 +1,33 @@
+"""Test-wide settings: offline, the tiny demo kit behind every `demo` name, a kit cache that persists locally."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+os.environ.setdefault("INFERENCE_LAB_HOME", str(REPO / ".cache" / "test-home"))
+os.environ["INFERENCE_LAB_DEMO_VARIANT"] = "tiny"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+
+@pytest.fixture(scope="session")
+def tiny_kit() -> Path:
+    from inference_lab.demo_kit import ensure_kit
+
+    return ensure_kit("tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_main(tiny_kit):
+    """The tiny main model and tokenizer, loaded once (read-only: tests must not modify it)."""
+    from inference_lab.config import ModelSettings
+    from inference_lab.loading import load_model
+
+    return load_model("demo-tiny", ModelSettings())
