@@ -22,7 +22,7 @@ from pathlib import Path
 from . import corpus
 from .train import LMSpec, build_model, heldout_loss, token_stream, train_lm, train_lora, train_tokenizer
 
-KIT_VERSION = 1
+KIT_VERSION = 3
 DEFAULT_SEED = 1234
 
 
@@ -218,6 +218,12 @@ def build_kit(out: Path, variant: str, seed: int, log: Callable[[str], None] | N
         steps=spec.lora_steps, batch_size=spec.lora_batch, lr=spec.lora_lr, seed=seed + 2,
     )
     lora_model.save_pretrained(out / "lora")
+    # PEFT records the base model's folder, here the temporary build folder: name the kit model instead,
+    # so the adapter files do not depend on where (or in which process) the kit was built.
+    for written in ("adapter_config.json", "README.md"):
+        path = out / "lora" / written
+        if path.is_file():
+            path.write_text(path.read_text().replace(str(out / "main"), f"demo-{variant}"))
     tokenizer.save_pretrained(out / "lora")
 
     prompts = [r["prompt"] for r in test_rows]
