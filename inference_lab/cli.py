@@ -26,7 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="inference-lab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="inference-lab",
+        description="Measure which way of running a model (and its LoRA adapters) is fastest, leanest and right.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)

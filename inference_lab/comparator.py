@@ -3,6 +3,8 @@
 Order of work per method: warm-up runs on the first batch (not recorded), then `num_runs` timed passes over
 every batch inside one peak-memory tracker (reset per method). Each finished batch is appended to
 `results.jsonl` at once and the summary is rewritten after each method, so Ctrl-C keeps a valid folder.
+`resume=RUN_DIR` continues such a folder: methods that finished (ok, skipped, unsupported, failed) are kept,
+an interrupted one is measured again from scratch (timings from two processes are never mixed).
 A combination transformers refuses is recorded as `unsupported` with its reason; an out-of-memory or
 other failure in one method is recorded as `failed` and the next method still runs.
 """
@@ -63,7 +65,7 @@ def needs_assistant(plans_preview: list[str]) -> bool:
 
 class InferenceMethodsComparator:
     def __init__(self, config: InferenceConfig, *, output_dir: str | Path | None = None, label: str = "run",
-                 progress: ProgressHooks | None = None, log=None):
+                 progress: ProgressHooks | None = None, log=None, resume: str | Path | None = None):
         self.config = config
         self.output_dir = Path(output_dir or config.output_dir)
         self.label = label
@@ -72,7 +74,8 @@ class InferenceMethodsComparator:
         self.main: LoadedModel | None = None
         self.assistant: LoadedModel | None = None
         self.assistant_error: str | None = None
-        self.folder: Path | None = None
+        self.folder: Path | None = Path(resume) if resume else None
+        self.resume = resume is not None
         self.summary: dict = {}
 
     # --- set-up ---------------------------------------------------------------------------------------
@@ -110,7 +113,13 @@ class InferenceMethodsComparator:
             self.load()
         assert self.main is not None
         plans = build_plans(cfg, assistant_error=self.assistant_error)
-        self.folder = new_run_dir(self.output_dir, self.label)
+        kept: list[MethodSummary] = []
+        if self.resume:
+            kept = finished_methods(self.folder, cfg)
+            plans = [p for p in plans if p.name not in {m.method for m in kept}]
+            self.log(f"resuming {self.folder.name}: {len(kept)} methods kept, {len(plans)} to run")
+        else:
+            self.folder = new_run_dir(self.output_dir, self.label)
         writer = RunWriter(self.folder)
         writer.write_config(cfg.model_dump(mode="json"))
         model, tokenizer = self.main.model, self.main.tokenizer
@@ -134,7 +143,7 @@ class InferenceMethodsComparator:
             "rankings": {},
             "wall_seconds": 0.0,
         }
-        results: list[MethodSummary] = []
+        results: list[MethodSummary] = list(kept)
         try:
             for plan in plans:
                 results.append(self._run_method(plan, generator, prompts, writer))
@@ -210,6 +219,24 @@ class InferenceMethodsComparator:
         aggregate(summary, records)
         self.progress.method_finished(summary)
         return summary
+
+
+def finished_methods(folder: Path, config: InferenceConfig) -> list[MethodSummary]:
+    """Summaries of the methods a run folder finished; results.jsonl is cut down to their records."""
+    import json
+
+    from .results import load_run
+    from .storage import read_jsonl, write_text_atomic
+
+    previous = load_run(folder)
+    if previous["config"] != config.model_dump(mode="json"):
+        raise UserError(f"resume: {folder} was run with a different config; start a new run instead")
+    kept = [MethodSummary(**m) for m in previous["methods"] if m["status"] != "interrupted"]
+    names = {m.method for m in kept}
+    path = folder / "results.jsonl"
+    rows = read_jsonl(path)[0] if path.is_file() else []  # a torn last line is dropped here
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows if r["method"] in names))
+    return kept
 
 
 class _Interrupted(KeyboardInterrupt):

@@ -140,6 +140,9 @@ class RunWriter:
         from .tables import summary_markdown
 
         write_text_atomic(self.folder / "summary.md", summary_markdown(summary))
+        from .html_report import write_reports
+
+        write_reports(self.folder, summary)
 
 
 def load_run(folder: str | Path) -> dict:

@@ -154,9 +154,9 @@ def test_result_files_round_trip(tmp_path, tiny_main):
 def test_sigint_leaves_valid_files(tmp_path):
     config = tmp_path / "long.json"
     config.write_text(json.dumps({
-        "main_model": "demo-tiny", "prompts": PROMPTS, "num_completions": 20, "batch_size": 1,
-        "max_new_tokens": 40, "temperature": 0.0, "methods_to_test": ["standard", "batched"],
-        "warmup_runs": 0, "num_runs": 3, "output_dir": str(tmp_path / "out")}))
+        "main_model": "demo-tiny", "prompts": PROMPTS, "num_completions": 8, "batch_size": 2,
+        "max_new_tokens": 24, "temperature": 0.0, "methods_to_test": ["standard", "batched"],
+        "warmup_runs": 0, "num_runs": 2, "output_dir": str(tmp_path / "out")}))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "inference_comparison.py", "--config", str(config), "--no-progress"],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -180,3 +180,45 @@ def test_sigint_leaves_valid_files(tmp_path):
     done = methods(summary)
     assert done["standard"]["status"] == "interrupted"
     assert done["standard"]["latency_s"]["n"] == len([r for r in records if r.method == "standard"])
+
+    # resume: the interrupted method is measured again from scratch, the rest of the plan runs
+    resumed = subprocess.run([sys.executable, "inference_comparison.py", "--resume", str(results.parent),
+                              "--no-progress"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    final = load_run(results.parent)
+    assert final["status"] == "complete"
+    assert [m["status"] for m in final["methods"]] == ["ok", "ok"]
+    records = load_records(results.parent)
+    for method, per_run in (("standard", 24), ("batched", 12)):
+        keys = [(r.run, r.batch_index) for r in records if r.method == method]
+        assert len(keys) == len(set(keys)) == 2 * per_run  # every batch of every run exactly once
+
+
+def test_out_of_memory_fails_one_method_and_keeps_the_others(tmp_path, tiny_main, monkeypatch):
+    from inference_lab.generation import BatchGenerator
+
+    original = BatchGenerator.run
+
+    def flaky(self, plan, items, prompts, seed):
+        if plan.name == "batched":
+            raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return original(self, plan, items, prompts, seed)
+
+    monkeypatch.setattr(BatchGenerator, "run", flaky)
+    summary, folder = run(tmp_path, tiny_main, methods_to_test=["standard", "batched", "nucleus_sampling"],
+                          warmup_runs=1)
+    by_name = methods(summary)
+    assert summary["status"] == "failed"
+    assert by_name["batched"]["status"] == "failed"
+    assert "out of memory at warm-up" in by_name["batched"]["reason"] and "batch_size" in by_name["batched"]["reason"]
+    assert by_name["standard"]["status"] == by_name["nucleus_sampling"]["status"] == "ok"
+    assert {r.method for r in load_records(folder)} == {"standard", "nucleus_sampling"}
+
+
+def test_resume_refuses_a_different_config(tmp_path, tiny_main):
+    _, folder = run(tmp_path, tiny_main, methods_to_test=["standard"])
+    config = InferenceConfig(main_model="demo-tiny", methods_to_test=["batched"], output_dir=str(tmp_path))
+    comparator = InferenceMethodsComparator(config, resume=folder)
+    comparator.main = tiny_main
+    with pytest.raises(UserError, match="different config"):
+        comparator.run()

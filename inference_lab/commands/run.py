@@ -13,6 +13,8 @@ def add_cli_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key (value read as JSON), repeatable")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bars")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue an interrupted run folder (its config.json is used; other flags ignored)")
 
 
 def build_config(args: argparse.Namespace):
@@ -34,10 +36,16 @@ def main(args: argparse.Namespace) -> int:
     from ..report import console
     from ..tables import notes_lines, rankings_lines, run_table
 
-    config = build_config(args)
+    if args.resume:
+        from ..config import InferenceConfig, load_config
+
+        config = load_config(InferenceConfig, Path(args.resume) / "config.json")
+    else:
+        config = build_config(args)
     label = Path(args.config).stem if args.config else "defaults"
     out = console()
-    comparator = InferenceMethodsComparator(config, label=label, log=lambda m: out.print(f"[dim]{m}[/dim]"))
+    comparator = InferenceMethodsComparator(config, label=label, log=lambda m: out.print(f"[dim]{m}[/dim]"),
+                                            resume=args.resume)
     comparator.load()
     try:
         if args.no_progress:
