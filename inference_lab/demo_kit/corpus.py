@@ -101,11 +101,18 @@ def task_example(rng: random.Random) -> dict[str, str]:
     return {"prompt": TASK_PROMPT.format(text=text), "label": label}
 
 
+QUESTIONS = (("food", "What does the {a} love to eat?"), ("home", "Where does the {a} live?"),
+             ("colour", "What colour is the {a}'s blanket?"))
+
+
+def fact_documents(repeats: int) -> list[str]:
+    """Every animal fact as a short question and answer, so a model can learn to answer the MCQ set."""
+    return [f"Question: {q.format(a=animal.name)}\nAnswer: {getattr(animal, attribute)}"
+            for _ in range(repeats) for animal in ANIMALS for attribute, q in QUESTIONS]
+
+
 def mcq_example(rng: random.Random, animal: Animal) -> dict[str, object]:
-    attribute, question = rng.choice(
-        (("food", "What does the {a} love to eat?"), ("home", "Where does the {a} live?"),
-         ("colour", "What colour is the {a}'s blanket?"))
-    )
+    attribute, question = rng.choice(QUESTIONS)
     correct = getattr(animal, attribute)
     distractors = rng.sample([getattr(a, attribute) for a in ANIMALS if a is not animal], k=3)
     choices = [correct, *distractors]
@@ -141,6 +148,8 @@ def pretraining_documents(seed: int, n_stories: int) -> list[str]:
         item = mcq_example(rng, rng.choice(ANIMALS))
         letter = MCQ_LETTERS[item["answer"]]  # type: ignore[index]
         docs.append(f"{mcq_prompt(item['question'], item['choices'])} {letter}")  # type: ignore[arg-type]
+    docs += fact_documents(max(n_stories // 50, 4))
+    rng.shuffle(docs)
     return docs
 
 
