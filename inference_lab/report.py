@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -14,6 +15,12 @@ def console(stderr: bool = False) -> Console:
     if stderr not in _CONSOLES:
         _CONSOLES[stderr] = Console(stderr=stderr, highlight=False)
     return _CONSOLES[stderr]
+
+
+def compact_table(**kwargs) -> Table:
+    """The project's table style: no vertical rules and collapsed padding, so 8-12 numeric columns fit a
+    100-column terminal without ellipses."""
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, **kwargs)
 
 
 def fmt_bytes(value: float | None) -> str:
@@ -52,19 +59,18 @@ def fmt_params(value: int | None) -> str:
 
 def manifest_table(manifest: dict, path: Path | None = None) -> Table:
     title = f"demo kit '{manifest['variant']}' (seed {manifest['seed']}, built in {manifest['build_seconds']} s)"
-    table = Table(title=title, caption=str(path) if path else None)
-    for column in ("part", "params", "size", "loss start -> end", "held-out loss (untrained)", "notes"):
-        table.add_column(column, justify="right" if column in {"params", "size"} else "left")
+    table = compact_table(title=title, caption=str(path) if path else None)
+    for column in ("part", "params", "size", "train loss", "held-out\n(untrained)", "train\ntime", "notes"):
+        table.add_column(column, justify="left" if column in {"part", "notes"} else "right")
     for role in ("main", "assistant"):
         m = manifest["models"][role]
         table.add_row(role, fmt_params(m["params"]), fmt_bytes(m["bytes"]),
                       f"{m['initial_loss']:.2f} -> {m['final_loss']:.2f}",
-                      f"{m['heldout_loss']:.2f} ({m['untrained_heldout_loss']:.2f})",
-                      f"{m['train_seconds']} s training")
+                      f"{m['heldout_loss']:.2f} ({m['untrained_heldout_loss']:.2f})", f"{m['train_seconds']} s", "")
     lora = manifest["models"]["lora"]
     table.add_row("lora", fmt_params(lora["trainable_params"]), fmt_bytes(lora["bytes"]),
-                  f"{lora['initial_loss']:.2f} -> {lora['final_loss']:.2f}", "",
-                  f"task accuracy base {lora['task_accuracy_base']:.0%} -> LoRA {lora['task_accuracy_lora']:.0%}")
+                  f"{lora['initial_loss']:.2f} -> {lora['final_loss']:.2f}", "", f"{lora['train_seconds']} s",
+                  f"task acc. {lora['task_accuracy_base']:.0%} -> {lora['task_accuracy_lora']:.0%}")
     data = manifest["data"]
-    table.add_row("data", "", "", "", "", f"{data['task_test']} task rows, {data['mcq']} MCQ rows")
+    table.add_row("data", "", "", "", "", "", f"{data['task_test']} task, {data['mcq']} MCQ rows")
     return table

@@ -6,10 +6,9 @@ never disagree.
 
 from __future__ import annotations
 
-from rich import box
 from rich.table import Table
 
-from .report import fmt_bytes, fmt_rate, fmt_seconds
+from .report import compact_table, fmt_bytes, fmt_rate, fmt_seconds
 
 # Units live in the headers so cells stay narrow enough for a 100-column terminal.
 COLUMNS = ("method", "batch", "p50 ms", "p90 ms", "tok/s", "TTFT ms", "TPOT ms", "peak RSS MiB",
@@ -77,7 +76,7 @@ def _header(summary: dict) -> str:
 
 def run_table(summary: dict) -> Table:
     work = summary["work"]
-    table = Table(title=_header(summary), box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True,
+    table = compact_table(title=_header(summary),
                   caption=f"{work['completions']} completions x {work['num_runs']} timed runs "
                           f"(+{work['warmup_runs']} warm-up), max_new_tokens {work['max_new_tokens']}; "
                           "p50/p90 = batch latency; tok/s = new tokens / wall time of a whole run (median of runs)")

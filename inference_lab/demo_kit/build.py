@@ -125,6 +125,14 @@ def ensure_kit(variant: str | None = None, seed: int = DEFAULT_SEED, log: Callab
     target = kit_dir(variant, seed)
     if is_built(target) and not force:
         return target
+    if log is None:  # a first use from any command: say what takes minutes, and what came out
+        from ..report import console, manifest_table
+
+        err = console(stderr=True)
+        err.print(f"[bold]Building the demo kit '{variant}' (once; cached in {target.parent})[/bold]")
+        path = ensure_kit(variant, seed, log=lambda msg: err.print(f"[dim]{msg}[/dim]"), force=force)
+        err.print(manifest_table(read_manifest(path), path))
+        return path
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits here, then finds the kit built
