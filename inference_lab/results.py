@@ -136,13 +136,16 @@ class RunWriter:
         append_jsonl(self.results_path, [asdict(record)])
 
     def write_summary(self, summary: dict) -> None:
-        write_json_atomic(self.folder / "summary.json", summary)
+        """summary.json + summary.md after every method; report.html + summary.csv once the run has ended
+        (the HTML embeds plotly.js, ~5 MB and ~0.3 s, too much to redo per method)."""
         from .tables import summary_markdown
 
+        write_json_atomic(self.folder / "summary.json", summary)
         write_text_atomic(self.folder / "summary.md", summary_markdown(summary))
-        from .html_report import write_reports
+        if summary.get("status") != "running":
+            from .html_report import write_reports
 
-        write_reports(self.folder, summary)
+            write_reports(self.folder, summary)
 
 
 def load_run(folder: str | Path) -> dict:

@@ -1,0 +1,36 @@
+"""`inference-lab menu` (= `python run_experiments.py`, the default of `./run.sh`): the interactive menu.
+
+Without a terminal it says how to run headless and exits 2 instead of hanging on a prompt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HEADLESS_HELP = """\
+The interactive menu needs a terminal (stdin and stdout must be a TTY). Headless equivalents:
+  python inference_comparison.py --config configs/quick.json [--methods ...] [--output DIR] [--set key=value]
+  python inference_comparison.py compare RUN_DIR RUN_DIR ... [--baseline N]
+  python test_setup.py [--config FILE] [--json]
+  ./run.sh quick | comprehensive | lora [CONFIG] | peft-bench --all | mcq [CONFIG]    (./run.sh help lists all)"""
+
+
+def add_cli_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--configs", help="folder of configs to offer and to save into (default: configs/)")
+    parser.add_argument("--output", "-o", help="where runs go and are browsed (default: each config's output_dir)")
+
+
+def main(args: argparse.Namespace) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print(HEADLESS_HELP, file=sys.stderr)
+        return 2
+    from ..menu import UI, MenuPaths, run_menu
+
+    paths = MenuPaths()
+    if args.configs:
+        paths = MenuPaths(configs_dir=Path(args.configs))
+    if args.output:
+        paths = MenuPaths(configs_dir=paths.configs_dir, output_dir=Path(args.output))
+    return run_menu(UI(), paths)

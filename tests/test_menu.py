@@ -1,0 +1,345 @@
+"""The menu driven without a terminal: prompt_toolkit pipe input + DummyOutput, rich output into a buffer.
+
+Every test sends its whole key sequence up front and closes the input; prompt_toolkit keeps unread keys for
+the next question, and a closed input ends the menu (EOF = quit), so a wrong sequence fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from rich.console import Console
+
+from inference_lab.config import InferenceConfig, load_config
+from inference_lab.menu import UI, MenuPaths, run_menu
+from inference_lab.menu.configs import configs_of_kind
+from inference_lab.menu.fields import coerce, problem
+from inference_lab.menu.modes import ModeEntry, run_mode
+from inference_lab.menu.preview import method_previews, total_tokens
+
+from .conftest import REPO
+
+DOWN, ENTER, SPACE, CTRL_C, CLEAR = "\x1b[B", "\r", " ", "\x03", "\x15"  # CLEAR = Ctrl-U: empty the line
+
+# Main-menu positions (app.ENTRIES order), and the browse screen's.
+PRESET, CUSTOM, LORA, PEFT, MCQ, BROWSE, CHECK, QUIT = range(8)
+OPEN, COMPARE, RESUME, BROWSE_BACK = range(4)
+
+TINY_PRESET = {"main_model": "demo", "assistant_model": "demo-assistant", "prompts": ["Once upon a time"],
+               "num_completions": 2, "max_new_tokens": 6, "methods_to_test": ["standard", "batched"],
+               "warmup_runs": 0, "num_runs": 1, "temperature": 0}
+
+
+def pick(position: int) -> str:
+    return DOWN * position + ENTER
+
+
+def typed(text: str) -> str:
+    return CLEAR + text + ENTER
+
+
+def drive(keys: str, paths: MenuPaths) -> tuple[int, str]:
+    """Run the whole menu on `keys`; returns (exit code, everything rich printed, whitespace collapsed)."""
+    buffer = io.StringIO()
+    with create_pipe_input() as pipe:
+        pipe.send_text(keys)
+        pipe.close()
+        ui = UI(console=Console(file=buffer, width=120, color_system=None), input=pipe, output=DummyOutput())
+        code = run_menu(ui, paths)
+    return code, " ".join(buffer.getvalue().split())  # rich wraps long lines: compare words, not layout
+
+
+@pytest.fixture
+def paths(tmp_path) -> MenuPaths:
+    (tmp_path / "configs").mkdir()
+    return MenuPaths(configs_dir=tmp_path / "configs", output_dir=tmp_path / "results")
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, tiny_kit) -> Path:
+    """A results folder with one real tiny run and a copy of it whose throughput is doubled."""
+    from inference_lab.comparator import InferenceMethodsComparator
+
+    out = tmp_path_factory.mktemp("runs")
+    config = InferenceConfig(**{**TINY_PRESET, "methods_to_test": ["batched"]})
+    comparator = InferenceMethodsComparator(config, output_dir=out, label="first")
+    comparator.run()
+    first = comparator.folder
+    second = out / first.name.replace("first", "second")
+    shutil.copytree(first, second)
+    summary = json.loads((second / "summary.json").read_text())
+    summary["run_id"] = second.name
+    for method in summary["methods"]:
+        method["run_tokens_per_s"] = {k: v * 2 for k, v in method["run_tokens_per_s"].items()}
+    (second / "summary.json").write_text(json.dumps(summary))
+    return out
+
+
+# --- building a config --------------------------------------------------------------------------------
+
+
+def test_custom_config_built_through_the_questions_is_saved_and_reloads(paths):
+    keys = (
+        pick(CUSTOM)
+        + ENTER  # start from the defaults
+        + ENTER  # main_model: demo
+        + pick(1)  # assistant: none
+        # prompts (defaults: elephant, dog): add one, remove #1, edit the new #2, done
+        + pick(1) + "a fox story" + ENTER
+        + pick(3) + pick(0)
+        + pick(2) + pick(1) + typed("a fox and a crow")
+        + ENTER
+        # completions, one per prompt; 0 is refused by the model's validation and kept on screen
+        + pick(1) + typed("0") + typed("2") + typed("4")
+        + typed("2")  # batch_size
+        + DOWN * 2 + SPACE + DOWN + SPACE + ENTER  # methods: untick beam_search and nucleus_sampling
+        + "y" + typed("16") + typed("0") + ENTER + ENTER + ENTER + ENTER  # generation: max_new_tokens, temperature
+        + "y" + ENTER + ENTER + "y" + typed("3") + pick(1) + ENTER + ENTER + pick(1)  # quant .. device
+        + typed("0") + typed("1")  # warmup_runs, num_runs
+        + pick(1) + typed("fox")  # review: save only, as fox.json
+    )
+    code, out = drive(keys, paths)
+    assert code == 0
+    saved = paths.configs_dir / "fox.json"
+    data = json.loads(saved.read_text())
+    assert data["prompts"] == [InferenceConfig().prompts[1], "a fox and a crow"]
+    assert data["num_completions"] == [2, 4]
+    assert data["assistant_model"] is None
+    assert data["methods_to_test"] == ["standard", "batched"]
+    assert (data["batch_size"], data["max_new_tokens"], data["temperature"]) == (2, 16, 0.0)
+    assert (data["use_speculative_decoding"], data["prompt_lookup_num_tokens"]) == (True, 3)
+    assert (data["cache_implementation"], data["device"], data["warmup_runs"], data["num_runs"]) == (
+        "static", "cpu", 0, 1)
+    assert load_config(InferenceConfig, saved).model_dump(mode="json") == data
+    assert "saved" in out and "fox.json" in out
+
+
+def test_a_saved_config_is_offered_as_a_preset_with_its_preview(paths):
+    (paths.configs_dir / "mine.json").write_text(json.dumps({**TINY_PRESET, "num_completions": 3,
+                                                             "batch_size": 2}))
+    code, out = drive(pick(PRESET) + ENTER + "n", paths)  # preview, then decline to run
+    assert code == 0
+    assert "mine" in out and "What will run" not in out  # the preview is titled with the preset's name
+    assert "mine (mine.json)" in out
+    # standard: 3 calls of 1 row; batched: 2 calls (2 + 1 rows); 3 completions x 6 tokens each
+    assert "3 completions per run" in out and "up to 36 new tokens" in out
+    assert not paths.output_dir.exists()
+
+
+# --- running ------------------------------------------------------------------------------------------
+
+
+def test_run_a_preset_from_the_menu_on_the_tiny_kit(paths, tiny_kit):
+    (paths.configs_dir / "tiny.json").write_text(json.dumps(TINY_PRESET))
+    (paths.configs_dir / "lora_like.json").write_text(json.dumps({"base_model": "demo", "adapter": "demo-lora"}))
+    code, out = drive(pick(PRESET) + ENTER + ENTER, paths)
+    assert code == 0
+    [folder] = list(paths.output_dir.iterdir())
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "complete"
+    assert [m["method"] for m in summary["methods"]] == ["standard", "batched"]
+    assert {"report.html", "summary.csv"} <= {p.name for p in folder.iterdir()}
+    assert "tok/s" in out and f"results: {folder}" in out and "report.html" in out
+    assert "lora_like" not in out  # another mode's config is not a comparator preset
+
+
+def test_ctrl_c_during_a_run_keeps_the_folder_and_returns_to_the_menu(paths, monkeypatch):
+    from inference_lab import comparator as comparator_module
+
+    (paths.configs_dir / "tiny.json").write_text(json.dumps(TINY_PRESET))
+    kept = paths.output_dir / "kept-run"
+
+    def interrupted_run(self):
+        self.folder = kept
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(comparator_module.InferenceMethodsComparator, "load", lambda self: None)
+    monkeypatch.setattr(comparator_module.InferenceMethodsComparator, "run", interrupted_run)
+    code, out = drive(pick(PRESET) + ENTER + ENTER + pick(QUIT), paths)
+    assert code == 0
+    assert f"interrupted: finished batches and their summary kept in {kept}" in out
+    assert f"python inference_comparison.py --resume {kept}" in out
+    assert out.rstrip().endswith("bye")
+
+
+# --- Ctrl-C at prompts --------------------------------------------------------------------------------
+
+
+def test_ctrl_c_at_the_main_menu_exits_cleanly(paths):
+    code, out = drive(CTRL_C, paths)
+    assert code == 0 and out.rstrip().endswith("bye")
+
+
+def test_ctrl_c_landing_between_two_prompts_also_means_back(paths, monkeypatch):
+    """Between prompts the terminal is not raw, so Ctrl-C is a SIGINT wherever Python happens to be."""
+    import questionary
+
+    real_select = questionary.select
+    calls = []
+
+    def select_interrupted_while_building(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:  # the preset list: interrupted before it is shown
+            raise KeyboardInterrupt
+        return real_select(*args, **kwargs)
+
+    monkeypatch.setattr(questionary, "select", select_interrupted_while_building)
+    (paths.configs_dir / "tiny.json").write_text(json.dumps(TINY_PRESET))
+    code, out = drive(pick(PRESET) + pick(QUIT), paths)
+    assert code == 0 and calls == ["What would you like to do?", "Which preset?", "What would you like to do?"]
+    assert "back to the main menu" in out and out.endswith("bye")
+
+
+def test_ctrl_c_in_the_builder_goes_back_one_level_at_a_time(paths):
+    # Ctrl-C at the model step skips to the review; Ctrl-C at the review goes back to the main menu.
+    code, out = drive(pick(CUSTOM) + ENTER + CTRL_C + CTRL_C + pick(QUIT), paths)
+    assert code == 0
+    assert "remaining steps skipped" in out
+    assert out.index("remaining steps skipped") < out.index("back to the main menu") < out.index("bye")
+    assert list(paths.configs_dir.iterdir()) == []
+
+
+def test_ctrl_c_while_adding_a_prompt_returns_to_the_prompt_list(paths):
+    keys = (pick(CUSTOM) + ENTER + ENTER + ENTER  # defaults, demo, demo-assistant
+            + pick(1) + "half typed" + CTRL_C  # add a prompt, then abandon it
+            + ENTER  # done with prompts
+            + CTRL_C  # skip to the review
+            + pick(1) + typed("two"))  # save
+    code, _out = drive(keys, paths)
+    assert code == 0
+    assert json.loads((paths.configs_dir / "two.json").read_text())["prompts"] == InferenceConfig().prompts
+
+
+# --- browsing and comparing ---------------------------------------------------------------------------
+
+
+def test_compare_two_runs_side_by_side_with_a_chosen_baseline(two_runs, paths):
+    paths = MenuPaths(configs_dir=paths.configs_dir, output_dir=two_runs)
+    # Browse -> compare -> tick both runs -> baseline = the second listed (the first run, listed older) -> back
+    keys = pick(BROWSE) + pick(1) + SPACE + DOWN + SPACE + ENTER + pick(1) + pick(BROWSE_BACK) + pick(QUIT)
+    code, out = drive(keys, paths)
+    assert code == 0
+    names = sorted(p.name for p in two_runs.iterdir())
+    assert "2 runs compared (baseline: " + names[0] in out
+    assert "x2.00" in out and "x1.00" in out  # the doubled copy against its original
+    assert all(name[:16] in out for name in names)
+
+
+def test_open_one_run_shows_its_table(two_runs, paths):
+    paths = MenuPaths(configs_dir=paths.configs_dir, output_dir=two_runs)
+    code, out = drive(pick(BROWSE) + pick(0) + pick(1) + pick(BROWSE_BACK) + pick(QUIT), paths)
+    assert code == 0
+    assert "p50" in out and "tok/s" in out and "batched" in out and "results:" in out
+
+
+def test_an_interrupted_run_is_continued_in_its_own_folder(two_runs, tmp_path, paths):
+    results = tmp_path / "resumable"
+    [original] = [p for p in two_runs.iterdir() if p.name.endswith("first")]
+    folder = results / original.name.replace("first", "cut")
+    shutil.copytree(original, folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary.update(status="interrupted", run_id=folder.name)
+    summary["methods"][0].update(status="interrupted", reason="Ctrl-C: finished batches kept")
+    (folder / "summary.json").write_text(json.dumps(summary))
+    paths = MenuPaths(configs_dir=paths.configs_dir, output_dir=results)
+    code, out = drive(pick(BROWSE) + pick(RESUME) + ENTER + pick(BROWSE_BACK) + pick(QUIT), paths)
+    assert code == 0
+    assert list(results.iterdir()) == [folder]  # no new folder: the same run, continued
+    resumed = json.loads((folder / "summary.json").read_text())
+    assert resumed["status"] == "complete" and resumed["methods"][0]["status"] == "ok"
+    assert f"results: {folder}" in out
+
+
+def test_browse_without_runs_says_so(paths):
+    code, out = drive(pick(BROWSE) + pick(QUIT), paths)
+    assert code == 0 and "No runs in" in out
+
+
+# --- other modes --------------------------------------------------------------------------------------
+
+
+def test_a_mode_whose_module_is_missing_is_reported_not_available(paths):
+    entry = ModeEntry("Imaginary mode: does things", "imaginary", ("inference_lab.no_such_mode",))
+    buffer = io.StringIO()
+    assert run_mode(UI(console=Console(file=buffer, width=120)), paths, entry) is None
+    assert "Imaginary mode is not available in this version" in buffer.getvalue()
+
+
+def test_a_mode_runs_through_the_cli_with_the_config_picked(paths, monkeypatch):
+    from inference_lab import cli
+
+    (paths.configs_dir / "b.json").write_text(json.dumps(TINY_PRESET))
+    (paths.configs_dir / "a.json").write_text(json.dumps(TINY_PRESET))
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda argv: calls.append(argv) or 0)
+    entry = ModeEntry("Run: the comparator", "run", ("inference_lab.commands.run",), "inference", "b",
+                      args=("--no-progress",))
+    with create_pipe_input() as pipe:
+        pipe.send_text(ENTER)
+        ui = UI(console=Console(file=io.StringIO()), input=pipe, output=DummyOutput())
+        assert run_mode(ui, paths, entry) == 0
+    assert calls == [["run", str(paths.configs_dir / "b.json"), "--no-progress"]]  # the default comes first
+
+
+# --- pure parts ---------------------------------------------------------------------------------------
+
+
+def test_preview_follows_the_guide_batching():
+    config = InferenceConfig(prompts=["a", "b", "c"], num_completions=[3, 2, 3], batch_size=4, max_new_tokens=10,
+                             warmup_runs=1, num_runs=2, assistant_model=None, use_speculative_decoding=True,
+                             methods_to_test=["standard", "batched", "beam_search"])
+    previews = {p.name: p for p in method_previews(config)}
+    assert (previews["batched"].rows_per_call, previews["batched"].calls_per_run) == (4, 2)
+    assert previews["batched"].max_new_tokens == (8 * 2 + 4 * 1) * 10
+    assert (previews["standard"].calls_per_run, previews["beam_search"].calls_per_run) == (8, 3)
+    assert previews["batched_speculative"].rows_per_call is None
+    assert "no assistant_model" in previews["batched_speculative"].notes[0]
+    assert total_tokens(list(previews.values())) == sum(p.max_new_tokens for p in previews.values())
+
+
+def test_answers_are_checked_by_the_config_model():
+    data = InferenceConfig().model_dump(mode="json")
+    assert "greater than 0" in problem(data, "batch_size", "0")
+    assert "unknown method 'greedy'" in problem(data, "methods_to_test", ["greedy"])
+    assert problem(data, "top_p", "0.5") is None and coerce(data, "top_p", "0.5") == 0.5
+    assert problem(data, "num_completions", [1, 2]) is None
+    assert "3 entries" in problem(data, "num_completions", [1, 2, 3])
+
+
+def test_a_current_value_outside_the_listed_choices_is_kept_by_enter():
+    from inference_lab.menu.fields import ask_field
+
+    data = InferenceConfig(device="cpu", use_quantization=True).model_dump(mode="json")
+    data["device"] = "cuda:1"  # valid for the model, not one of the listed choices
+    with create_pipe_input() as pipe:
+        pipe.send_text(ENTER + ENTER)
+        ui = UI(console=Console(file=io.StringIO()), input=pipe, output=DummyOutput())
+        data = ask_field(ui, ask_field(ui, data, "device"), "use_quantization")
+    assert (data["device"], data["use_quantization"]) == ("cuda:1", True)
+
+
+def test_configs_of_the_wrong_kind_are_left_out_and_broken_ones_reported(tmp_path):
+    (tmp_path / "good.yaml").write_text("main_model: demo\nmax_new_tokens: 8\n")
+    (tmp_path / "typo.json").write_text(json.dumps({"main_model": "demo", "max_new_tokens": 8, "prompts": ["x"],
+                                                    "batch_size": 2, "num_runs": 1, "top_p": 0.9, "seed": 1,
+                                                    "btach_size": 2}))
+    (tmp_path / "lora.json").write_text(json.dumps({"base_model": "demo", "adapter": "demo-lora"}))
+    found, problems = configs_of_kind(tmp_path, "inference")
+    assert [f.name for f in found] == ["good"]
+    assert len(problems) == 1 and "unknown key 'btach_size'; did you mean 'batch_size'?" in problems[0]
+
+
+def test_without_a_terminal_the_menu_explains_the_headless_commands():
+    out = subprocess.run([sys.executable, "run_experiments.py"], stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, cwd=REPO, timeout=60)
+    assert out.returncode == 2
+    assert "needs a terminal" in out.stderr and "inference_comparison.py --config" in out.stderr
+    assert "Traceback" not in out.stderr
