@@ -19,7 +19,7 @@ from typing import Protocol
 from . import device as dev
 from .config import InferenceConfig
 from .environment import collect_environment
-from .errors import LabError, UserError
+from .errors import LabError, UserError, first_line
 from .generation import BatchGenerator, BatchMeasurement, cache_kwargs
 from .loading import LoadedModel, load_model
 from .measure import PeakMemory
@@ -44,10 +44,6 @@ class NoProgress:
     def method_finished(self, summary: MethodSummary) -> None:
         pass
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}".strip()
 
 
 def format_prompts(tokenizer, prompts: list[str], use_chat_template: bool) -> list[str]:
@@ -102,7 +98,7 @@ class InferenceMethodsComparator:
             try:
                 self.assistant = load_model(cfg.assistant_model, cfg, field_name="assistant_model")
             except (LabError, OSError, ValueError, RuntimeError) as exc:
-                self.assistant_error = str(exc) if isinstance(exc, LabError) else _first_line(exc)
+                self.assistant_error = str(exc) if isinstance(exc, LabError) else first_line(exc)
 
     # --- running --------------------------------------------------------------------------------------
 
@@ -204,7 +200,7 @@ class InferenceMethodsComparator:
             self.progress.method_finished(summary)
             raise _Interrupted(summary) from None
         except (ValueError, TypeError, NotImplementedError) as exc:
-            summary.status, summary.reason = "unsupported", f"transformers refused: {_first_line(exc)}"
+            summary.status, summary.reason = "unsupported", f"transformers refused: {first_line(exc)}"
         except Exception as exc:  # one broken method must not lose the others' results
             if dev.is_out_of_memory(exc):
                 summary.status = "failed"
@@ -212,7 +208,7 @@ class InferenceMethodsComparator:
                                   "lower batch_size or max_new_tokens")
                 dev.empty_cache()
             else:
-                summary.status, summary.reason = "failed", f"{_first_line(exc)} at {position}"
+                summary.status, summary.reason = "failed", f"{first_line(exc)} at {position}"
         else:
             summary.peak_rss_bytes = memory.peak_rss_bytes
             summary.peak_gpu_bytes = memory.peak_gpu_bytes

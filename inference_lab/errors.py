@@ -22,3 +22,11 @@ class RunFailed(LabError):
     """A run that started but could not finish; results written so far stay on disk."""
 
     exit_code = 1
+
+
+def first_line(exc: BaseException, with_type: bool = True) -> str:
+    """A library exception as one line: its class and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    if not with_type:
+        return lines[0] if lines else type(exc).__name__
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

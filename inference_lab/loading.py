@@ -23,7 +23,7 @@ import torch
 
 from . import device as dev
 from .config import ModelSettings
-from .errors import UserError
+from .errors import UserError, first_line
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -141,10 +141,6 @@ def load_tokenizer(source: str, trust_remote_code: bool = False):
     return tokenizer
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
 
 def load_model(name: str, settings: ModelSettings, *, field_name: str = "main_model",
                with_tokenizer: bool = True) -> LoadedModel:
@@ -180,7 +176,7 @@ def load_model(name: str, settings: ModelSettings, *, field_name: str = "main_mo
             if "attn" not in str(exc).lower() and "attention" not in str(exc).lower():
                 last_error = exc
                 break
-            notes.append(f"attention {attention} unavailable ({_first_line(exc)})")
+            notes.append(f"attention {attention} unavailable ({first_line(exc, with_type=False)})")
             last_error = exc
         except OSError as exc:
             last_error = exc
@@ -189,7 +185,7 @@ def load_model(name: str, settings: ModelSettings, *, field_name: str = "main_mo
         hint = ""
         if last_error is not None and "safetensors" in str(last_error).lower() and not settings.allow_pickle_weights:
             hint = " (only safetensors weights are loaded unless allow_pickle_weights is true)"
-        raise UserError(f"{field_name}: cannot load '{name}': {_first_line(last_error)}{hint}")
+        raise UserError(f"{field_name}: cannot load '{name}': {first_line(last_error, with_type=False)}{hint}")
     if attention != candidates[0] and not any(n.startswith(f"attention {candidates[0]}") for n in notes):
         notes.append(f"attention {candidates[0]} -> {attention}")
 

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .errors import first_line
+
 MIN_PYTHON = (3, 10)
 
 # (import name, distribution name) of everything the tool imports.
@@ -54,10 +56,6 @@ def ok(checks: list[Check]) -> bool:
     return not any(c.status == "fail" for c in checks)
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-
 
 def _version(dist: str) -> str | None:
     try:
@@ -83,7 +81,7 @@ def check_package(module: str, dist: str, required: bool = True, purpose: str = 
         importlib.import_module(module)
     except Exception as exc:  # ImportError, or a broken install raising anything at import time
         if required:
-            return Check(name, "fail", f"does not import ({_first_line(exc)})",
+            return Check(name, "fail", f"does not import ({first_line(exc)})",
                          "./run.sh setup (or pip install -r requirements.txt)")
         return Check(name, "warn", f"does not import: {purpose} unavailable", f"pip install {dist}")
     return Check(name, "pass", _version(dist) or "installed (version unknown)")
@@ -145,7 +143,7 @@ def check_flash_attention() -> Check:
     try:
         importlib.import_module("flash_attn")
     except Exception as exc:
-        return Check("flash-attn", "warn", f"installed but does not import ({_first_line(exc)})",
+        return Check("flash-attn", "warn", f"installed but does not import ({first_line(exc)})",
                      "reinstall flash-attn for this torch/CUDA version")
     return Check("flash-attn", "pass", f"{_version('flash-attn') or 'installed'}: flash_attention_2 available")
 
@@ -160,7 +158,7 @@ def check_bitsandbytes() -> Check:
     try:
         importlib.import_module("bitsandbytes")
     except Exception as exc:
-        return Check("bitsandbytes", "warn", f"installed but does not import ({_first_line(exc)})",
+        return Check("bitsandbytes", "warn", f"installed but does not import ({first_line(exc)})",
                      "reinstall bitsandbytes for this torch version")
     return Check("bitsandbytes", "pass", f"{_version('bitsandbytes')}: 4-bit and 8-bit loading")
 
@@ -243,7 +241,7 @@ def _check_hub_model(name: str, label: str, download: bool) -> Check:
     try:
         snapshot_download(name)
     except Exception as exc:
-        return Check(label, "fail", f"download failed ({_first_line(exc)})",
+        return Check(label, "fail", f"download failed ({first_line(exc)})",
                      "check the id, your network and HF_TOKEN for gated models")
     return Check(label, "pass", "downloaded to the Hugging Face cache")
 
@@ -261,7 +259,7 @@ def smoke_test(name: str) -> Check:
         with Stopwatch(loaded.report.device) as watch:
             [text] = greedy_generate(loaded.model, loaded.tokenizer, [SMOKE_PROMPT], max_new_tokens=1)
     except Exception as exc:
-        return Check(label, "fail", _first_line(exc), "run the failing step headless to see the full error")
+        return Check(label, "fail", first_line(exc), "run the failing step headless to see the full error")
     report = loaded.report
     return Check(label, "pass", f"{text!r} in {watch.seconds * 1000:.1f} ms on {report.device} ({report.dtype}, "
                                 f"{report.attention}); load {report.load_seconds:.2f} s")
@@ -284,7 +282,7 @@ def run_checks(config_path: str | Path | None = None, *, download: bool = False,
         try:
             add(make())
         except Exception as exc:  # a check that breaks is a failed check, not a traceback
-            add(Check(name, "fail", f"check raised {_first_line(exc)}", "run ./run.sh setup, then try again"))
+            add(Check(name, "fail", f"check raised {first_line(exc)}", "run ./run.sh setup, then try again"))
 
     add(check_python())
     add(package_checks())
