@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rich import box
@@ -13,7 +14,11 @@ _CONSOLES: dict[bool, Console] = {}
 
 def console(stderr: bool = False) -> Console:
     if stderr not in _CONSOLES:
-        _CONSOLES[stderr] = Console(stderr=stderr, highlight=False)
+        made = Console(stderr=stderr, highlight=False)
+        if not made.is_terminal and "COLUMNS" not in os.environ:
+            # Piped to a file or CI log: rich would assume 80 columns and cut the results table.
+            made = Console(stderr=stderr, highlight=False, width=120)
+        _CONSOLES[stderr] = made
     return _CONSOLES[stderr]
 
 

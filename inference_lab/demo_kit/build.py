@@ -22,7 +22,7 @@ from pathlib import Path
 from . import corpus
 from .train import LMSpec, build_model, heldout_loss, token_stream, train_lm, train_lora, train_tokenizer
 
-KIT_VERSION = 4
+KIT_VERSION = 5
 DEFAULT_SEED = 1234
 
 

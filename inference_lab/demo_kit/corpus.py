@@ -148,7 +148,7 @@ def pretraining_documents(seed: int, n_stories: int) -> list[str]:
         item = mcq_example(rng, rng.choice(ANIMALS))
         letter = MCQ_LETTERS[item["answer"]]  # type: ignore[index]
         docs.append(f"{mcq_prompt(item['question'], item['choices'])} {letter}")  # type: ignore[arg-type]
-    docs += fact_documents(max(n_stories // 50, 4))
+    docs += fact_documents(max(n_stories // 15, 10))  # ~100 repeats in the full kit: measured enough to learn them
     rng.shuffle(docs)
     return docs
 

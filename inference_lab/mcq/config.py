@@ -36,7 +36,13 @@ class MCQConfig(ModelSettings):
     )
     add_bos_token: bool = Field(False, description="start every prompt with the tokenizer's BOS token (Llama, Gemma)")
     question_template: str = Field(
-        "Question: {question}\n{choices}\nAnswer:", description="the prompt; {question} and {choices} are filled in"
+        "Question: {question}\n{choices}\nAnswer:",
+        description="letters mode: the prompt; {question} and {choices} are filled in",
+    )
+    cloze_template: str = Field(
+        "Question: {question}\nAnswer:",
+        description="choices mode: the prompt each choice text is scored after (cloze form, as lm-evaluation-harness "
+                    "scores choice texts); may contain {choices} to list them",
     )
     choice_template: str = Field("{letter}. {choice}", description="one line of the choice list")
     answer_delimiter: str = Field(" ", description="text between the prompt and the scored letter or choice")
@@ -65,6 +71,13 @@ class MCQConfig(ModelSettings):
         for name in ("{question}", "{choices}"):
             if name not in value:
                 raise ValueError(f"must contain {name}")
+        return value
+
+    @field_validator("cloze_template")
+    @classmethod
+    def _cloze_fields(cls, value: str) -> str:
+        if "{question}" not in value:
+            raise ValueError("must contain {question}")
         return value
 
     @field_validator("choice_template")

@@ -1,7 +1,8 @@
 """Questions -> scoring requests: the prompt that lists the choices, and what is scored after it.
 
-`letters` mode scores " A", " B", ... after the prompt (one row per question when the letters share their input);
-`choices` mode scores each choice's text after the same prompt. The default template is the demo kit's
+`letters` mode scores " A", " B", ... after a prompt that lists the choices (one row per question when the letters
+share their input); `choices` mode scores each choice's text after the cloze prompt (question, then "Answer:",
+no list), which is how lm-evaluation-harness scores choice texts: after a list, a model expects a letter. The default template is the demo kit's
 (`demo_kit.corpus.mcq_prompt`), so the demo model sees exactly the format it was trained on.
 """
 
@@ -20,13 +21,15 @@ Mode = Literal["letters", "choices"]
 @dataclass(frozen=True)
 class Template:
     question: str = "Question: {question}\n{choices}\nAnswer:"
+    cloze: str = "Question: {question}\nAnswer:"
     choice: str = "{letter}. {choice}"
     delimiter: str = " "  # between the prompt and what is scored: " A", not "A"
     letters: str = DEFAULT_LETTERS
 
-    def prompt(self, item: MCQItem) -> str:
+    def prompt(self, item: MCQItem, mode: Mode = "letters") -> str:
         lines = [self.choice.format(letter=self.letters[i], choice=c) for i, c in enumerate(item.choices)]
-        return self.question.format(question=item.question, choices="\n".join(lines))
+        template = self.question if mode == "letters" else self.cloze
+        return template.format(question=item.question, choices="\n".join(lines))
 
     def continuations(self, item: MCQItem, mode: Mode) -> list[str]:
         targets = self.letters[:len(item.choices)] if mode == "letters" else item.choices
@@ -37,6 +40,6 @@ def build_requests(items: Sequence[MCQItem], mode: Mode, template: Template) -> 
     """One list of requests per question, one request per choice, in choice order."""
     out: list[list[Request]] = []
     for item in items:
-        context = template.prompt(item)
+        context = template.prompt(item, mode)
         out.append([Request(context, continuation) for continuation in template.continuations(item, mode)])
     return out

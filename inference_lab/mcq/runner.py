@@ -43,7 +43,7 @@ class MCQRun:
 
 
 def template_from(config: MCQConfig) -> Template:
-    return Template(question=config.question_template, choice=config.choice_template,
+    return Template(question=config.question_template, cloze=config.cloze_template, choice=config.choice_template,
                     delimiter=config.answer_delimiter, letters=config.letters)
 
 
