@@ -1,9 +1,10 @@
-"""Questions -> scoring requests: the prompt that lists the choices, and what is scored after it.
+"""Questions -> scoring requests: the prompt, and what is scored after it.
 
-`letters` mode scores " A", " B", ... after a prompt that lists the choices (one row per question when the letters
-share their input); `choices` mode scores each choice's text after the cloze prompt (question, then "Answer:",
-no list), which is how lm-evaluation-harness scores choice texts: after a list, a model expects a letter. The default template is the demo kit's
-(`demo_kit.corpus.mcq_prompt`), so the demo model sees exactly the format it was trained on.
+`letters` mode scores " A", " B", ... after a prompt that lists the choices (one row per question when the
+letters share their input). `choices` mode scores each choice's text after the cloze prompt (the question,
+then "Answer:", no list), as lm-evaluation-harness scores choice texts: after a list, a model expects a
+letter. The default letters template is the demo kit's (`demo_kit.corpus.mcq_prompt`), the format it was
+trained on.
 """
 
 from __future__ import annotations
