@@ -222,3 +222,20 @@ def test_resume_refuses_a_different_config(tmp_path, tiny_main):
     comparator.main = tiny_main
     with pytest.raises(UserError, match="different config"):
         comparator.run()
+
+
+def test_cache_implementations_map_to_generate_kwargs_or_clear_errors(monkeypatch):
+    import torch
+
+    from inference_lab import generation
+
+    cpu = torch.device("cpu")
+    assert generation.cache_kwargs("dynamic", cpu) == {}
+    assert generation.cache_kwargs("static", cpu) == {"cache_implementation": "static"}
+    with pytest.raises(UserError, match="offloaded_static"):
+        generation.cache_kwargs("offloaded_static", cpu)
+    monkeypatch.setattr(generation, "_installed", lambda module: False)
+    with pytest.raises(UserError, match="'quantized' needs optimum-quanto or hqq"):
+        generation.cache_kwargs("quantized", cpu)
+    monkeypatch.setattr(generation, "_installed", lambda module: module == "hqq")
+    assert generation.cache_kwargs("quantized", cpu)["cache_config"] == {"backend": "HQQ", "nbits": 4}
