@@ -1,17 +1,27 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from inference_lab.answers import extract_answer, strip_think
 from inference_lab.demo_kit import corpus, parse_demo_name, read_manifest, resolve_demo_name
-from inference_lab.demo_kit.build import build_kit, file_hashes
+from inference_lab.demo_kit.build import file_hashes
 from inference_lab.demo_kit.train import LMSpec, build_model, heldout_loss, token_stream
 from inference_lab.textgen import greedy_generate
 
+from .conftest import REPO
+
 
 def test_rebuild_with_same_seed_gives_identical_files(tiny_kit, tmp_path):
-    build_kit(tmp_path / "again", "tiny", seed=read_manifest(tiny_kit)["seed"])
+    # A separate process with another hash seed: set iteration order must not leak into any file.
+    script = ("import sys; from pathlib import Path; from inference_lab.demo_kit.build import build_kit; "
+              "build_kit(Path(sys.argv[1]), 'tiny', int(sys.argv[2]))")
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "again"), str(read_manifest(tiny_kit)["seed"])],
+                   check=True, env=env, cwd=REPO, capture_output=True)
     assert file_hashes(tmp_path / "again") == file_hashes(tiny_kit)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from . import corpus
 from .train import LMSpec, build_model, heldout_loss, token_stream, train_lm, train_lora, train_tokenizer
 
-KIT_VERSION = 5
+KIT_VERSION = 6
 DEFAULT_SEED = 1234
 
 
@@ -228,10 +228,17 @@ def build_kit(out: Path, variant: str, seed: int, log: Callable[[str], None] | N
     lora_model.save_pretrained(out / "lora")
     # PEFT records the base model's folder, here the temporary build folder: name the kit model instead,
     # so the adapter files do not depend on where (or in which process) the kit was built.
+    # PEFT also writes `target_modules` from a set, in an order that changes with each process's hash seed:
+    # sort it so the same seed gives the same files in any process.
     for written in ("adapter_config.json", "README.md"):
         path = out / "lora" / written
         if path.is_file():
             path.write_text(path.read_text().replace(str(out / "main"), f"demo-{variant}"))
+    adapter_config = out / "lora" / "adapter_config.json"
+    settings = json.loads(adapter_config.read_text())
+    if isinstance(settings.get("target_modules"), list):
+        settings["target_modules"] = sorted(settings["target_modules"])
+    adapter_config.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
     tokenizer.save_pretrained(out / "lora")
 
     prompts = [r["prompt"] for r in test_rows]
