@@ -72,11 +72,11 @@ def resolve_source(name: str, field_name: str = "main_model") -> str:
     demo = resolve_demo_name(name)
     if demo is not None:
         return str(demo)
-    looks_like_path = name.startswith((".", "/", "~")) or os.sep in name.strip("/").split("/", 1)[-1]
     path = Path(name).expanduser()
     if path.exists():
         return str(path)
-    if looks_like_path or name.count("/") > 1:
+    # Hub ids are "name" or "org/name"; anything rooted or deeper is a local path that is missing.
+    if name.startswith((".", "/", "~")) or name.strip("/").count("/") > 1:
         raise UserError(f"{field_name}: path '{name}' does not exist")
     return name
 

@@ -188,3 +188,9 @@ def summarize(values: list[float]) -> Stats | None:
         max=max(values),
         stdev=statistics.stdev(values) if len(values) > 1 else 0.0,
     )
+
+
+def summary_dict(values: list[float | None]) -> dict | None:
+    """`summarize` as a plain dict for result files (None values dropped; None when nothing is left)."""
+    stats = summarize(values)
+    return stats.to_dict() if stats else None

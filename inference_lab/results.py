@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .measure import summarize
+from .measure import summary_dict
 from .storage import append_jsonl, read_jsonl, write_json_atomic, write_text_atomic
 
 
@@ -65,11 +65,6 @@ class MethodSummary:
     sample_output: str | None = None
 
 
-def _stats(values: list[float | None]) -> dict | None:
-    stats = summarize([v for v in values if v is not None])
-    return stats.to_dict() if stats else None
-
-
 def aggregate(summary: MethodSummary, records: list[BatchRecord]) -> MethodSummary:
     """Fill the timing fields of `summary` from its timed batch records (pure)."""
     if not records:
@@ -78,12 +73,12 @@ def aggregate(summary: MethodSummary, records: list[BatchRecord]) -> MethodSumma
     per_run_seconds = [sum(r.latency_s for r in records if r.run == run) for run in runs]
     per_run_tokens = [sum(r.total_new_tokens for r in records if r.run == run) for run in runs]
     summary.runs = len(runs)
-    summary.latency_s = _stats([r.latency_s for r in records])
-    summary.tokens_per_s = _stats([r.tokens_per_s for r in records])
-    summary.ttft_s = _stats([r.ttft_s for r in records])
-    summary.tpot_s = _stats([r.tpot_s for r in records])
-    summary.run_seconds = _stats(per_run_seconds)
-    summary.run_tokens_per_s = _stats([t / s for t, s in zip(per_run_tokens, per_run_seconds) if s > 0])
+    summary.latency_s = summary_dict([r.latency_s for r in records])
+    summary.tokens_per_s = summary_dict([r.tokens_per_s for r in records])
+    summary.ttft_s = summary_dict([r.ttft_s for r in records])
+    summary.tpot_s = summary_dict([r.tpot_s for r in records])
+    summary.run_seconds = summary_dict(per_run_seconds)
+    summary.run_tokens_per_s = summary_dict([t / s for t, s in zip(per_run_tokens, per_run_seconds) if s > 0])
     summary.new_tokens_per_run = int(sorted(per_run_tokens)[len(per_run_tokens) // 2])
     total_tokens = sum(r.total_new_tokens for r in records)
     forwards = sum(r.forward_calls for r in records)

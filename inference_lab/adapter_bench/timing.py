@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ..measure import Stopwatch, TokenClock, summarize
+from ..measure import Stopwatch, TokenClock, summary_dict
 from ..textgen import decode, encode_batch, split_new_tokens
 from .prompts import FittedPrompt
 
@@ -75,22 +75,17 @@ def overhead_pct(adapter: float | None, base: float | None) -> float | None:
     return (adapter - base) / base * 100.0
 
 
-def _stats(values: list[float | None]) -> dict | None:
-    stats = summarize([v for v in values if v is not None])
-    return stats.to_dict() if stats else None
-
-
 def median_of(stats: dict | None) -> float | None:
     return None if stats is None else stats["median"]
 
 
 def category_metrics(runs: list[RunTiming], prompts: list[FittedPrompt], num_runs: int) -> CategoryMetrics:
     return CategoryMetrics(
-        inference_time_s=_stats([r.seconds for r in runs]),
-        time_per_token_s=_stats([r.seconds_per_token for r in runs]),
-        prefill_time_s=_stats([r.prefill_seconds for r in runs]),
-        decode_time_per_token_s=_stats([r.decode_seconds_per_token for r in runs]),
-        generated_tokens=_stats([float(r.generated_tokens) for r in runs]),
+        inference_time_s=summary_dict([r.seconds for r in runs]),
+        time_per_token_s=summary_dict([r.seconds_per_token for r in runs]),
+        prefill_time_s=summary_dict([r.prefill_seconds for r in runs]),
+        decode_time_per_token_s=summary_dict([r.decode_seconds_per_token for r in runs]),
+        generated_tokens=summary_dict([float(r.generated_tokens) for r in runs]),
         prompt_tokens_mean=sum(p.tokens for p in prompts) / len(prompts),
         num_prompts=len(prompts),
         num_runs=num_runs,
