@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# inference-lab launcher: sets up .venv (only when requirements changed) and dispatches a subcommand.
+# inference-lab launcher: sets up .venv (only when requirements changed) and dispatches to `inference-lab`.
+# The modes and commands it lists come from the package's one table of modes (inference_lab/modes/__init__.py).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -13,19 +14,14 @@ Usage: ./run.sh [COMMAND] [ARGS...]
 
   (no command) | menu   interactive menu (needs a terminal)
   setup                 create/refresh .venv from requirements.txt
-  test [PYTEST ARGS]    set up, then run the test suite
-  quick                 run configs/quick.json on the demo kit (builds the kit on first use)
-  comprehensive         run configs/comprehensive.json
-  run CONFIG [ARGS]     run any comparator config (JSON or YAML); ARGS as for inference_comparison.py
-  compare RUN_DIR...    compare finished runs side by side
-  lora [CONFIG]         LoRA-vs-base comparison (default configs/lora_chunked.json)
-  peft-bench ARGS       adapter benchmark (see: ./run.sh peft-bench --help)
-  mcq [CONFIG]          multiple-choice scoring (default configs/mcq.json)
-  demo [ARGS]           build the demo model kit and print its manifest
-  check [ARGS]          verify the environment (test_setup.py)
-  schema [TYPE]         print a config's JSON Schema
-  help                  this text
+  test [PYTEST ARGS]    set up, then run the test suite (what CI runs)
+  quick                 the methods mode on configs/quick.json (builds the demo kit on first use)
+  comprehensive         the methods mode on configs/comprehensive.json
+  run CONFIG [ARGS]     the methods mode on any config (JSON or YAML); ARGS as for every mode below
 TXT
+  # The rest is the CLI's own list (modes and tool commands), read from the package without installing anything.
+  python3 -c 'import sys; sys.path.insert(0, "."); from inference_lab.cli import help_text; print(help_text().split("modes:", 1)[1].rstrip())' 2>/dev/null \
+    | sed 's/^/ /' || true
 }
 
 requirements_hash() {
@@ -62,14 +58,11 @@ case "$cmd" in
     if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: treating as failure" >&2; exit 1; fi
     exit "$rc"
     ;;
-  quick) setup_env; exec "$PY" inference_comparison.py --config configs/quick.json "$@" ;;
-  comprehensive) setup_env; exec "$PY" inference_comparison.py --config configs/comprehensive.json "$@" ;;
+  quick) setup_env; exec "$PY" -m inference_lab methods configs/quick.json "$@" ;;
+  comprehensive) setup_env; exec "$PY" -m inference_lab methods configs/comprehensive.json "$@" ;;
   run)
     [ $# -ge 1 ] || { echo "usage: ./run.sh run CONFIG [ARGS...]" >&2; exit 2; }
-    setup_env; config="$1"; shift
-    exec "$PY" inference_comparison.py --config "$config" "$@" ;;
-  check) setup_env; exec "$PY" test_setup.py "$@" ;;
-  menu) setup_env; exec "$PY" run_experiments.py "$@" ;;
-  compare|lora|peft-bench|mcq|demo|schema) setup_env; exec "$PY" -m inference_lab "$cmd" "$@" ;;
-  *) echo "unknown command '$cmd'" >&2; usage >&2; exit 2 ;;
+    setup_env; exec "$PY" -m inference_lab methods "$@" ;;
+  menu) setup_env; exec "$PY" -m inference_lab menu "$@" ;;
+  *) setup_env; exec "$PY" -m inference_lab "$cmd" "$@" ;;
 esac

@@ -6,7 +6,7 @@ Without one it prints the headless commands and exits 2. Options: --configs DIR,
 
 import sys
 
-from inference_lab.cli import main
+from inference_lab.launch import run
 
 if __name__ == "__main__":
-    sys.exit(main(["menu", *sys.argv[1:]]))
+    run(["menu", *sys.argv[1:]])

@@ -6,7 +6,7 @@ Exit 0 when every required check passes, 1 otherwise. See `python test_setup.py 
 
 import sys
 
-from inference_lab.cli import main
+from inference_lab.launch import run
 
 if __name__ == "__main__":
-    sys.exit(main(["check", *sys.argv[1:]]))
+    run(["check", *sys.argv[1:]])

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import first_line
+from .core.errors import first_line
 
 MIN_PYTHON = (3, 10)
 
@@ -35,8 +35,6 @@ OPTIONAL_PACKAGES = (
     ("optimum.quanto", "optimum-quanto", "quantized KV cache"),
     ("hqq", "hqq", "quantized KV cache"),
 )
-# Config keys that name a model or adapter, in any mode's config.
-MODEL_KEYS = ("main_model", "assistant_model", "base_model", "model", "model_id", "model_name", "adapter")
 DEMO_MODELS = ("demo", "demo-assistant", "demo-lora")
 SMOKE_PROMPT = "Once upon a time"
 
@@ -105,7 +103,7 @@ def torch_checks() -> list[Check]:
     """Build, CUDA, device name, bf16 and free memory (through the guarded calls in device.py)."""
     import torch
 
-    from . import device as dev
+    from .core import device as dev
 
     build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
     checks = [Check("torch build", "pass", f"{torch.__version__}, {build}")]
@@ -132,7 +130,7 @@ def torch_checks() -> list[Check]:
 
 
 def check_flash_attention() -> Check:
-    from . import device as dev
+    from .core import device as dev
 
     if importlib.util.find_spec("flash_attn") is None:
         return Check("flash-attn", "warn", "not installed: attention uses sdpa",
@@ -167,22 +165,24 @@ def check_bitsandbytes() -> Check:
 
 
 def model_names(config_path: str | Path | None) -> list[str]:
-    """Models and adapters a config names (any mode's keys, nested sections too), or the demo kit's."""
+    """Models and adapters a config names, asked of the mode whose config the file is (the modes table's order);
+    the demo kit's without a config."""
     if config_path is None:
         return list(DEMO_MODELS)
-    from .config import read_mapping
+    from .core.config import read_mapping, validate_config
+    from .core.errors import UserError
+    from .modes import MODES
 
-    names: list[str] = []
-
-    def walk(mapping: dict) -> None:
-        for key, value in mapping.items():
-            if isinstance(value, dict):
-                walk(value)
-            elif key in MODEL_KEYS and isinstance(value, str) and value.strip():
-                names.append(value.strip())
-
-    walk(read_mapping(config_path))
-    return list(dict.fromkeys(names))
+    data = read_mapping(config_path)
+    problems = []
+    for info in MODES.values():
+        try:
+            config = validate_config(info.config_class, data, str(config_path))
+        except UserError as err:
+            problems.append(f"{info.name}: {err}")
+            continue
+        return list(dict.fromkeys(config.named_models()))
+    raise UserError(f"{config_path}: not a config of any mode ({problems[0]})")
 
 
 def _hub_offline() -> bool:
@@ -194,34 +194,31 @@ def _hub_offline() -> bool:
 
 def check_model(name: str, download: bool = False) -> Check:
     """Can `name` be loaded without surprises: demo kit built, local folder present, or hub cache filled."""
-    from .demo_kit.build import is_built, kit_dir, parse_demo_name
+    from .models.names import classify
 
     label = f"model {name}"
     try:
-        parsed = parse_demo_name(name)
+        found = classify(name)
     except Exception as exc:  # UserError: unknown INFERENCE_LAB_DEMO_VARIANT
         return Check(label, "fail", str(exc))
-    if parsed is not None:
-        variant, role = parsed
-        folder = kit_dir(variant)
-        if is_built(folder):
-            return Check(label, "pass", f"demo kit '{variant}' is built ({role})")
+    if found.kind == "demo":
+        if found.built:
+            return Check(label, "pass", f"demo kit '{found.variant}' is built ({found.path.name})")
         if download:
-            from .demo_kit import ensure_kit
+            from .demo_kit.build import ensure_kit
 
-            ensure_kit(variant)
-            return Check(label, "pass", f"demo kit '{variant}' built now ({role})")
-        return Check(label, "warn", f"demo kit '{variant}' not built yet: built on first use (minutes on CPU)",
+            ensure_kit(found.variant)
+            return Check(label, "pass", f"demo kit '{found.variant}' built now ({found.path.name})")
+        return Check(label, "warn", f"demo kit '{found.variant}' not built yet: built on first use (minutes on CPU)",
                      "./run.sh demo, or test_setup.py --download, builds it now")
-    path = Path(name).expanduser()
-    if path.exists():
-        marker = next((m for m in ("config.json", "adapter_config.json") if (path / m).is_file()), None)
+    if found.kind == "local":
+        marker = next((m for m in ("config.json", "adapter_config.json") if (found.path / m).is_file()), None)
         if marker:
             return Check(label, "pass", f"local folder with {marker}")
-        return Check(label, "fail", f"local path {path} has no config.json or adapter_config.json",
+        return Check(label, "fail", f"local path {found.path} has no config.json or adapter_config.json",
                      "point the config at a saved model folder")
-    if name.startswith((".", "/", "~")) or name.count("/") > 1:
-        return Check(label, "fail", f"local path {path} does not exist", "fix the path in the config")
+    if found.kind == "missing":
+        return Check(label, "fail", f"local path {found.path} does not exist", "fix the path in the config")
     return _check_hub_model(name, label, download)
 
 
@@ -248,10 +245,10 @@ def _check_hub_model(name: str, label: str, download: bool) -> Check:
 
 def smoke_test(name: str) -> Check:
     """Load `name` with default settings and generate one token: the whole stack, end to end."""
-    from .config import ModelSettings
-    from .loading import load_model
-    from .measure import Stopwatch
-    from .textgen import greedy_generate
+    from .core.measure import Stopwatch
+    from .models.loading import load_model
+    from .models.settings import ModelSettings
+    from .models.textgen import greedy_generate
 
     label = f"generate 1 token ({name})"
     try:
@@ -328,7 +325,7 @@ def render(checks: list[Check], out=None) -> None:
             print(f"{STATUS_STYLE[c.status][0]:<5} {c.name:<28} {c.detail}{hint}", file=stream)
         print(verdict(checks), file=stream)
         return
-    from .report import console
+    from .ui.console import console
 
     table = Table(title="inference-lab environment check", box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("check", no_wrap=True)

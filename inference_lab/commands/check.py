@@ -7,6 +7,7 @@ import json
 
 
 def add_cli_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config_positional", nargs="?", metavar="CONFIG", help="the same as --config")
     parser.add_argument("--config", "-c", help="check the models this config names (any mode's config); "
                                                "default: the demo kit")
     parser.add_argument("--download", action="store_true",
@@ -19,7 +20,7 @@ def add_cli_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..setup_check import ok, render, run_checks
 
-    checks = run_checks(args.config, download=args.download, smoke=args.smoke)
+    checks = run_checks(args.config or args.config_positional, download=args.download, smoke=args.smoke)
     if args.json:
         print(json.dumps({"ok": ok(checks), "checks": [c.to_dict() for c in checks]}, indent=2))
     else:

@@ -15,8 +15,10 @@ def add_cli_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     import json
 
-    from ..demo_kit import ensure_kit, read_manifest
-    from ..report import console, manifest_table
+    from ..demo_kit.build import ensure_kit
+    from ..demo_kit.display import manifest_table
+    from ..demo_kit.names import read_manifest
+    from ..ui.console import console
 
     err = console(stderr=True)
     path = ensure_kit(args.variant, log=lambda msg: err.print(f"[dim]{msg}[/dim]"), force=args.rebuild)

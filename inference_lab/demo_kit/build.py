@@ -1,9 +1,8 @@
-"""Build (once) and locate the demo kit: tokenizer, main model, assistant, LoRA adapter, data sets, manifest.
+"""Build the demo kit once: tokenizer, main model, assistant, LoRA adapter, data sets, manifest.
 
-The kit lives under `$INFERENCE_LAB_HOME/kits/<variant>-<hash>/` (default `~/.cache/inference-lab`), where
-the hash covers the variant's spec, the seed and `KIT_VERSION`, so a change to any of them builds a new kit
-instead of reusing a stale one. A build goes to a temporary folder and is renamed into place at the end,
-under a file lock, so an interrupted or concurrent build never leaves a half kit behind.
+Where a kit lives and what its names mean is `names` (pure). A build goes to a temporary folder and is renamed
+into place at the end, under a file lock, so an interrupted or concurrent build never leaves a half kit behind.
+Commands build the kits their config names before they start (`ensure_named`); the model loader never builds.
 """
 
 from __future__ import annotations
@@ -15,95 +14,28 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import corpus
-from .train import LMSpec, build_model, heldout_loss, token_stream, train_lm, train_lora, train_tokenizer
-
-KIT_VERSION = 6
-DEFAULT_SEED = 1234
-
-
-@dataclass(frozen=True)
-class VariantSpec:
-    vocab_size: int
-    n_stories: int
-    main: LMSpec
-    assistant: LMSpec
-    lora_rank: int
-    lora_steps: int
-    lora_batch: int
-    lora_lr: float
-    n_task_train: int
-    n_task_test: int
-    n_mcq: int
+from .names import (
+    DEFAULT_SEED,
+    KIT_VERSION,
+    VARIANTS,
+    default_variant,
+    is_built,
+    kit_dir,
+    parse_demo_name,
+    read_manifest,
+    spec_hash,
+)
+from .train import build_model, heldout_loss, token_stream, train_lm, train_lora, train_tokenizer
 
 
-VARIANTS: dict[str, VariantSpec] = {
-    # ~3 M-parameter main model; under 4 minutes on 2 idle CPU cores (measured: DETAILED_GUIDE.md).
-    "full": VariantSpec(
-        vocab_size=2048,
-        n_stories=1500,
-        main=LMSpec(256, 4, 4, 2, 512, steps=220, batch_size=16, seq_len=128, lr=3e-3),
-        assistant=LMSpec(64, 2, 4, 2, 192, steps=200, batch_size=16, seq_len=128, lr=5e-3),
-        lora_rank=8, lora_steps=120, lora_batch=16, lora_lr=3e-3,
-        n_task_train=400, n_task_test=64, n_mcq=48,
-    ),
-    # For the tests: seconds to build, same shapes of everything, much smaller.
-    "tiny": VariantSpec(
-        vocab_size=512,
-        n_stories=300,
-        main=LMSpec(64, 2, 4, 2, 128, steps=150, batch_size=8, seq_len=64, lr=5e-3),
-        assistant=LMSpec(32, 1, 2, 1, 64, steps=80, batch_size=8, seq_len=64, lr=5e-3),
-        lora_rank=8, lora_steps=200, lora_batch=16, lora_lr=1e-2,
-        n_task_train=200, n_task_test=24, n_mcq=24,
-    ),
-}
-
-# Public names -> (role, file inside the kit). "demo" follows $INFERENCE_LAB_DEMO_VARIANT (default full);
-# "demo-tiny..." always means the tiny variant.
-ROLES = {"": "main", "-assistant": "assistant", "-lora": "lora", "-task": "data/task_test.jsonl",
-         "-mcq": "data/mcq.jsonl"}
-
-
-def kit_home() -> Path:
-    return Path(os.environ.get("INFERENCE_LAB_HOME", Path.home() / ".cache" / "inference-lab"))
-
-
-def default_variant() -> str:
-    variant = os.environ.get("INFERENCE_LAB_DEMO_VARIANT", "full")
-    if variant not in VARIANTS:
-        from ..errors import UserError
-
-        raise UserError(f"INFERENCE_LAB_DEMO_VARIANT: unknown variant '{variant}' (known: {', '.join(VARIANTS)})")
-    return variant
-
-
-def spec_hash(variant: str, seed: int) -> str:
-    payload = json.dumps({"v": KIT_VERSION, "variant": variant, "seed": seed,
-                          "spec": dataclasses.asdict(VARIANTS[variant])}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
-def kit_dir(variant: str, seed: int = DEFAULT_SEED) -> Path:
-    return kit_home() / "kits" / f"{variant}-{spec_hash(variant, seed)}"
-
-
-def parse_demo_name(name: str) -> tuple[str, str] | None:
-    """'demo-tiny-lora' -> ('tiny', 'lora'); None for names that are not demo kit names."""
-    if name != "demo" and not name.startswith("demo-"):
-        return None
-    rest = name[len("demo"):]
-    variant = None
-    for candidate in VARIANTS:
-        if rest == f"-{candidate}" or rest.startswith(f"-{candidate}-"):
-            variant, rest = candidate, rest[len(candidate) + 1:]
-            break
-    if rest not in ROLES:
-        return None
-    return variant or default_variant(), ROLES[rest]
+def ensure_named(names: Iterable[str | None], log: Callable[[str], None] | None = None) -> list[Path]:
+    """Build every demo kit the given model/data names refer to (once); other names are left alone."""
+    variants = {parsed[0] for name in names if name and (parsed := parse_demo_name(name)) is not None}
+    return [ensure_kit(variant, log=log) for variant in sorted(variants)]
 
 
 def resolve_demo_name(name: str, log: Callable[[str], None] | None = None) -> Path | None:
@@ -115,10 +47,6 @@ def resolve_demo_name(name: str, log: Callable[[str], None] | None = None) -> Pa
     return ensure_kit(variant, log=log) / role
 
 
-def is_built(path: Path) -> bool:
-    return (path / "manifest.json").is_file()
-
-
 def ensure_kit(variant: str | None = None, seed: int = DEFAULT_SEED, log: Callable[[str], None] | None = None,
                force: bool = False) -> Path:
     variant = variant or default_variant()
@@ -126,7 +54,8 @@ def ensure_kit(variant: str | None = None, seed: int = DEFAULT_SEED, log: Callab
     if is_built(target) and not force:
         return target
     if log is None:  # a first use from any command: say what takes minutes, and what came out
-        from ..report import console, manifest_table
+        from ..ui.console import console
+        from .display import manifest_table
 
         err = console(stderr=True)
         err.print(f"[bold]Building the demo kit '{variant}' (once; cached in {target.parent})[/bold]")
@@ -180,9 +109,9 @@ def build_kit(out: Path, variant: str, seed: int, log: Callable[[str], None] | N
     import torch
     from transformers import AutoModelForCausalLM
 
-    from ..answers import extract_answer
-    from ..loading import silence_library_noise
-    from ..textgen import greedy_generate
+    from ..models.answers import extract_answer
+    from ..models.noise import silence_library_noise
+    from ..models.textgen import greedy_generate
 
     silence_library_noise()
 
@@ -283,5 +212,3 @@ def build_kit(out: Path, variant: str, seed: int, log: Callable[[str], None] | N
     return manifest
 
 
-def read_manifest(path: Path) -> dict:
-    return json.loads((path / "manifest.json").read_text())

@@ -13,21 +13,9 @@ from dataclasses import dataclass
 import torch
 
 from .corpus import CHAT_TEMPLATE
+from .names import LMSpec
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>", "<|bos|>", "<|im_start|>", "<|im_end|>"]
-
-
-@dataclass(frozen=True)
-class LMSpec:
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    num_kv_heads: int
-    intermediate_size: int
-    steps: int
-    batch_size: int
-    seq_len: int
-    lr: float
 
 
 @dataclass

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from ..errors import LabError
+from ..core.errors import LabError
 from .browse import browse_runs
 from .config_builder import build_custom_config
 from .io import UI, Back
-from .modes import MODES, run_mode
+from .modes import OTHER_MODES, run_mode
 from .paths import MenuPaths
 from .presets import run_preset
 
@@ -37,8 +37,8 @@ class Entry:
 ENTRIES = (
     Entry("Run a preset (quick, example, comprehensive, configs/*)", run_preset),
     Entry("Build a custom config step by step", build_custom_config),
-    *(Entry(mode.title, partial(run_mode, entry=mode)) for mode in MODES),
-    Entry("Browse past runs (open, compare)", browse_runs),
+    *(Entry(info.title, partial(run_mode, info=info)) for info in OTHER_MODES),
+    Entry("Browse past runs of every mode (open, compare, continue)", browse_runs),
     Entry("Check the environment", check_environment),
     Entry("Quit", None),
 )

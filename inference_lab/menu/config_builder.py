@@ -14,15 +14,17 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from ..config import InferenceConfig, load_config, save_config
-from ..errors import RunFailed
-from ..methods import REGISTRY, method_names
+from ..core.config import load_config, save_config
+from ..core.errors import RunFailed
+from ..modes import MODES
+from ..modes.methods.config import MethodsConfig
+from ..modes.methods.preview import preview_table
+from ..modes.methods.registry import REGISTRY, method_names
 from .execute import run_config
 from .fields import ask_field, ask_fields, default_of, problem, show
 from .io import UI, Back
 from .paths import MenuPaths
 from .presets import find_presets
-from .preview import preview_table
 from .prompt_editor import ask_completions, edit_prompts
 
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "top_k", "seed", "use_chat_template")
@@ -34,16 +36,16 @@ FILE_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 
 def model_problem(name: str) -> str | None:
     """A model name must be a demo kit name, an existing local folder, or look like a hub id."""
-    from ..demo_kit.build import parse_demo_name
+    from ..models.names import classify
 
     name = name.strip()
     if not name:
         return "enter a model id or path"
-    if parse_demo_name(name) is not None:
+    found = classify(name)
+    if found.kind == "demo":
         return None
-    path = Path(name).expanduser()
-    if name.startswith((".", "/", "~")) or path.exists():
-        return None if path.is_dir() else f"no folder at {path}"
+    if found.kind in {"local", "missing"}:
+        return None if found.path.is_dir() else f"no folder at {found.path}"
     return None if HUB_ID.match(name) else "not a hub id (owner/name) or an existing folder"
 
 
@@ -97,14 +99,14 @@ STEPS = {
 }
 
 
-def config_table(config: InferenceConfig) -> Table:
+def config_table(config: MethodsConfig) -> Table:
     """Every key and value, two per row; values changed from the default in bold."""
     table = Table(box=box.SIMPLE_HEAD, title="Custom config", title_justify="left", show_header=False)
     for _ in range(2):
         table.add_column(style="dim", no_wrap=True)
         table.add_column(overflow="fold")
     first = ("main_model", "assistant_model", "prompts", "num_completions", "batch_size", "methods_to_test")
-    keys = dict.fromkeys([*first, *GENERATION_KEYS, *PERFORMANCE_KEYS, *InferenceConfig.model_fields])
+    keys = dict.fromkeys([*first, *GENERATION_KEYS, *PERFORMANCE_KEYS, *MethodsConfig.model_fields])
     cells = []
     for key in keys:
         value = getattr(config, key)
@@ -118,7 +120,7 @@ def config_table(config: InferenceConfig) -> Table:
     return table
 
 
-def save(ui: UI, paths: MenuPaths, config: InferenceConfig) -> Path:
+def save(ui: UI, paths: MenuPaths, config: MethodsConfig) -> Path:
     def validate(text: str) -> bool | str:
         name = text.strip()
         if not FILE_NAME.match(name):
@@ -131,9 +133,9 @@ def save(ui: UI, paths: MenuPaths, config: InferenceConfig) -> Path:
         if path.exists() and not ui.confirm(f"{path.name} exists. Overwrite it?", default=False):
             continue
         save_config(config, path)
-        if load_config(InferenceConfig, path) != config:  # the file must reload as exactly what was built
+        if load_config(MethodsConfig, path) != config:  # the file must reload as exactly what was built
             raise RunFailed(f"{path}: saved config does not reload identically")
-        ui.say(f"saved {path} (run it headless: python inference_comparison.py --config {path})", style="green")
+        ui.say(f"saved {path} (run it headless: inference-lab run {path})", style="green")
         return path
 
 
@@ -141,7 +143,7 @@ def start_from(ui: UI, paths: MenuPaths) -> dict[str, Any]:
     presets, _problems = find_presets(paths)
     options = [("Defaults (demo kit, every method)", None)] + [(f"Preset {p.name}", p) for p in presets]
     preset = ui.select("Start from", options)
-    config = preset.config if preset is not None else InferenceConfig()
+    config = preset.config if preset is not None else MethodsConfig()
     return config.model_dump(mode="json")
 
 
@@ -159,7 +161,7 @@ def build_custom_config(ui: UI, paths: MenuPaths) -> None:
 
 def review(ui: UI, paths: MenuPaths, data: dict[str, Any]) -> None:
     while True:
-        config = InferenceConfig.model_validate(data)
+        config = MethodsConfig.model_validate(data)
         ui.rule("Review")
         ui.say(config_table(config))
         ui.say(preview_table(config))
@@ -175,7 +177,7 @@ def review(ui: UI, paths: MenuPaths, data: dict[str, Any]) -> None:
                 return
             path = save(ui, paths, config) if action.startswith("save") else None
             if action.endswith("run"):
-                run_config(ui, config, label=path.stem if path else "custom", output_dir=paths.output_dir)
+                run_config(ui, MODES["methods"], config, label=path.stem if path else "custom", output_dir=paths.output_dir)
             return
         except Back:
             continue

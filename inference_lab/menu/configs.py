@@ -1,19 +1,15 @@
-"""Config files in configs/ by kind: which ones validate as a comparator config, or as another mode's config.
-
-The kinds are those of `inference-lab schema` (`commands.schema.SCHEMAS`), so a mode that adds its config
-type there is found here too. A mode whose package is missing simply has no configs.
-"""
+"""Config files in configs/ by mode: which ones validate as a given mode's config (the modes table says which
+class that is), and one-line problems for files clearly meant as that mode's config that do not validate."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..config import load_config, read_mapping
-from ..errors import UserError
+from ..core.config import load_config, read_mapping
+from ..core.errors import UserError
 
 SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -32,13 +28,10 @@ def config_files(configs_dir: Path) -> list[Path]:
 
 
 def config_class(kind: str) -> type[BaseModel] | None:
-    from ..commands.schema import SCHEMAS
+    from ..modes import find
 
-    module_name, _, class_name = SCHEMAS[kind].partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError):
-        return None
+    info = find(kind)
+    return info.config_class if info is not None else None
 
 
 def configs_of_kind(configs_dir: Path, kind: str) -> tuple[list[ConfigFile], list[str]]:

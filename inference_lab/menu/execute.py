@@ -1,56 +1,45 @@
-"""Run a comparator config from the menu (spinner while loading, a progress bar per method) and show a run.
+"""Run any mode's config from the menu through the session the CLI uses (spinner while loading, progress bars
+while measuring) and show the result with the mode's own display.
 
-Ctrl-C during a run stops it; the comparator has already written every finished batch and a summary of
-them, so the menu says where they are and goes back instead of leaving with a traceback.
+Ctrl-C during a run stops it; the session has already written every finished unit of work and a summary of them,
+so the menu says where they are and how to continue, and goes back instead of leaving with a traceback.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
+from pydantic import BaseModel
 
-from ..config import InferenceConfig
-from ..progress import RichProgress
-from ..tables import notes_lines, rankings_lines, run_table
+from ..core import signals
+from ..modes import ModeInfo
+from ..ui.progress import RichProgress
 from .io import UI
 
 
-def show_run(console: Console, summary: dict, folder: str | Path | None = None) -> None:
-    """One run as the headless command prints it: the table, its notes, rankings and where the files are."""
-    console.print(run_table(summary))
-    for line in notes_lines(summary):
-        console.print(f"  {line}", style="dim")
-    for line in rankings_lines(summary):
-        console.print(f"  {line}")
-    if folder is not None:
-        folder = Path(folder)
-        console.print(f"results: {folder}")
-        if (folder / "report.html").is_file():
-            console.print(f"report:  {folder / 'report.html'}  (charts; opens offline in a browser)")
-
-
-def run_config(ui: UI, config: InferenceConfig, label: str, output_dir: str | Path | None = None,
+def run_config(ui: UI, info: ModeInfo, config: BaseModel, label: str, output_dir: str | Path | None = None,
                resume: str | Path | None = None) -> Path | None:
-    """Run `config` (or continue the interrupted run folder `resume`); returns the run folder, None when
-    interrupted before it existed."""
-    from ..comparator import InferenceMethodsComparator  # torch and transformers: only when a run starts
+    """Run `config` (or continue the run folder `resume`); returns the run folder (None when none was made)."""
+    from .. import session
 
-    comparator = InferenceMethodsComparator(config, output_dir=output_dir, label=label, resume=resume,
-                                            log=lambda message: ui.say(f"[dim]{message}[/dim]"))
+    if output_dir is not None and resume is None:
+        config = config.model_copy(update={"output_dir": str(output_dir)})
+    log = (lambda message: ui.say(f"[dim]{message}[/dim]"))
     try:
-        with ui.console.status(f"loading {config.main_model} ..."):
-            comparator.load()
         with RichProgress(ui.console) as progress:
-            comparator.progress = progress
-            summary = comparator.run()
+            outcome = session.execute(info, config, label=label, resume=resume, progress=progress, log=log)
     except KeyboardInterrupt:
-        if comparator.folder is None:
-            ui.say("interrupted before the run started: nothing written", style="yellow")
-        else:
-            ui.say(f"interrupted: finished batches and their summary kept in {comparator.folder}\n"
-                   "continue it from 'Browse past runs', or: python inference_comparison.py --resume "
-                   f"{comparator.folder}", style="yellow")
-        return comparator.folder
-    show_run(ui.console, summary, comparator.folder)
-    return comparator.folder
+        signals.reset()
+        ui.say("interrupted before the run started: nothing written", style="yellow")
+        return None
+    info.module("display").show(outcome.summary, ui.console)
+    ui.say(f"results: {outcome.folder}")
+    if (outcome.folder / "report.html").is_file():
+        ui.say(f"report:  {outcome.folder / 'report.html'}  (charts; opens offline in a browser)")
+    if outcome.status == "interrupted":
+        signals.reset()
+        ui.say(f"interrupted: finished work and its summary kept in {outcome.folder}\ncontinue it from 'Browse past "
+               f"runs', or: inference-lab {info.name} --resume {outcome.folder}", style="yellow")
+    elif outcome.error:
+        ui.say(f"error: {outcome.error}", style="red")
+    return outcome.folder

@@ -1,7 +1,7 @@
 """One question per config field, each answer validated by the same pydantic model the CLI uses.
 
 The builder keeps `data` (a plain dict) valid at every step; a candidate answer is checked by validating
-`{**data, key: answer}` as an `InferenceConfig`, and the first problem is shown under the prompt, so the
+`{**data, key: answer}` as an `MethodsConfig`, and the first problem is shown under the prompt, so the
 rules (ranges, known methods, completions vs prompts) live in config.py only. The question type follows
 the field: a Literal is a list, a bool is yes/no, anything else is typed text with the current value filled in.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..config import InferenceConfig
+from ..modes.methods.config import MethodsConfig
 from .io import UI, Option
 
 # Fields whose choices are not a plain Literal.
@@ -25,17 +25,17 @@ CHOICES: dict[str, list[Option]] = {
 
 
 def default_of(key: str) -> Any:
-    return InferenceConfig.model_fields[key].get_default(call_default_factory=True)
+    return MethodsConfig.model_fields[key].get_default(call_default_factory=True)
 
 
 def describe_field(key: str) -> str:
-    return InferenceConfig.model_fields[key].description or ""
+    return MethodsConfig.model_fields[key].description or ""
 
 
 def problem(data: dict[str, Any], key: str, value: Any) -> str | None:
     """Why `value` is not acceptable for `key` given the rest of `data` (None when it is)."""
     try:
-        InferenceConfig.model_validate({**data, key: value})
+        MethodsConfig.model_validate({**data, key: value})
     except ValidationError as err:
         errors = err.errors()
         mine = [e for e in errors if e["loc"][:1] == (key,)] or errors
@@ -46,20 +46,20 @@ def problem(data: dict[str, Any], key: str, value: Any) -> str | None:
 
 def coerce(data: dict[str, Any], key: str, value: Any) -> Any:
     """The value as the model stores it ("150" -> 150)."""
-    return getattr(InferenceConfig.model_validate({**data, key: value}), key)
+    return getattr(MethodsConfig.model_validate({**data, key: value}), key)
 
 
 def _literal_options(key: str) -> list[Option] | None:
     if key in CHOICES:
         return CHOICES[key]
-    annotation = InferenceConfig.model_fields[key].annotation
+    annotation = MethodsConfig.model_fields[key].annotation
     if typing.get_origin(annotation) is typing.Literal:
         return [(str(v), v) for v in typing.get_args(annotation)]
     return None
 
 
 def _allows_none(key: str) -> bool:
-    return type(None) in typing.get_args(InferenceConfig.model_fields[key].annotation)
+    return type(None) in typing.get_args(MethodsConfig.model_fields[key].annotation)
 
 
 def show(value: Any) -> str:
@@ -83,7 +83,7 @@ def ask_field(ui: UI, data: dict[str, Any], key: str) -> dict[str, Any]:
         if not any(v == current and type(v) is type(current) for _t, v in options):  # e.g. device cuda:1
             options = [(f"{show(current)} (current)", current), *options]
         value = ui.select(key, options, default=current, instruction=instruction)
-    elif InferenceConfig.model_fields[key].annotation is bool:
+    elif MethodsConfig.model_fields[key].annotation is bool:
         value = ui.confirm(key, default=bool(current))
     else:
         def parse(text: str) -> Any:

@@ -1,82 +1,61 @@
-"""The other modes from the menu: a small registry of entries, each run through the CLI dispatcher.
+"""The modes from the menu: one entry per row of the modes table (after the methods mode's own screens), each run
+through the same session and display as the CLI: pick a config, preview it, confirm, run, show.
 
-A mode is `inference_lab.cli.main([command, *args])`, exactly what `./run.sh <command>` runs, so the menu
-adds no second code path. A mode whose modules are missing shows "not available" instead of failing, and
-its config is picked from configs/ files that validate as that mode's config type.
+The adapter benchmark also lets you pick which experiments to run.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from dataclasses import dataclass
+from pydantic import BaseModel
 
+from ..modes import MODES, ModeInfo
 from .configs import configs_of_kind
+from .execute import run_config
 from .io import UI
 from .paths import MenuPaths
 
 
-@dataclass(frozen=True)
-class ModeEntry:
-    title: str
-    command: str  # an inference_lab.cli command
-    modules: tuple[str, ...]  # all must be importable for the mode to be offered
-    config_kind: str | None = None  # pick a configs/ file of this schema kind (commands/schema.py)
-    default_config: str | None = None  # preferred file name in configs/
-    args: tuple[str, ...] = ()
-
-
-MODES = (
-    ModeEntry("LoRA vs base: accuracy and speed of an adapter against its base model", "lora",
-              ("inference_lab.commands.lora", "inference_lab.lora_vs_base"), "lora", "lora_chunked"),
-    ModeEntry("Adapter benchmark: every experiment under experiments/", "peft-bench",
-              ("inference_lab.commands.peft_bench", "inference_lab.adapter_bench"), args=("--all",)),
-    ModeEntry("Multiple-choice scoring by log-likelihood", "mcq",
-              ("inference_lab.commands.mcq", "inference_lab.mcq"), "mcq", "mcq"),
-)
-
-
-def missing_module(entry: ModeEntry) -> str | None:
-    for module in entry.modules:
-        try:
-            if importlib.util.find_spec(module) is None:
-                return module
-        except ModuleNotFoundError:  # a missing parent package
-            return module
-    return None
-
-
-def mode_args(ui: UI, paths: MenuPaths, entry: ModeEntry) -> list[str] | None:
-    """The CLI arguments for `entry`, asking for a config when it takes one; None when there is none to pick."""
-    if entry.config_kind is None:
-        return [entry.command, *entry.args]
-    found, problems = configs_of_kind(paths.configs_dir, entry.config_kind)
+def pick_config(ui: UI, paths: MenuPaths, info: ModeInfo) -> tuple[BaseModel, str] | None:
+    """A config of this mode from the configs folder (the mode's default preset first); None when there is none."""
+    found, problems = configs_of_kind(paths.configs_dir, info.name)
     for line in problems:
         ui.say(f"skipped invalid config: {line}", style="yellow")
-    if not found:
-        ui.say(f"No {entry.command} config in {paths.configs_dir}.", style="yellow")
+    default = (info.default_config or "").rsplit(".", 1)[0]
+    found.sort(key=lambda f: (f.name != default, f.name))
+    options = [(f.path.name, (f.config, f.name)) for f in found]
+    if info.default_config is None:
+        options.insert(0, ("the defaults", (info.config_class(), "defaults")))
+    if not options:
+        ui.say(f"No {info.name} config in {paths.configs_dir}.", style="yellow")
         return None
-    found.sort(key=lambda f: (f.name != entry.default_config, f.name))
-    chosen = ui.select(f"Which {entry.command} config?", [(f.path.name, f) for f in found])
-    return [entry.command, str(chosen.path), *entry.args]
+    return ui.select(f"Which {info.name} config?", options)
 
 
-def run_mode(ui: UI, paths: MenuPaths, entry: ModeEntry) -> int | None:
-    """Run one mode; returns its exit code (None when it did not start)."""
-    missing = missing_module(entry)
-    if missing is not None:
-        ui.say(f"{entry.title.split(':')[0]} is not available in this version (module {missing} is missing).",
-               style="yellow")
-        return None
-    args = mode_args(ui, paths, entry)
-    if args is None:
-        return None
-    ui.say(f"[dim]running: ./run.sh {' '.join(args)}[/dim]")
-    from .. import cli
+def pick_experiments(ui: UI, config):
+    """peft-bench: tick the experiments to run (all ticked)."""
+    from ..modes.peft_bench.experiments import discover, find_root
 
-    try:
-        code = cli.main(args)
-    except SystemExit as exc:  # argparse rejected the arguments; it has printed why
-        code = exc.code if isinstance(exc.code, int) else 2
-    if code:
-        ui.say(f"{entry.command} finished with exit code {code}", style="yellow")
-    return code
+    root = find_root(config.root().resolve())
+    experiments = discover(str(root))
+    chosen = ui.checkbox(f"Experiments under {root}", [(e.id, str(e.path)) for e in experiments],
+                         checked=[str(e.path) for e in experiments],
+                         validate=lambda a: bool(a) or "pick at least one experiment (space toggles)",
+                         instruction="(space toggles, enter confirms)")
+    return config.model_copy(update={"experiments": chosen})
+
+
+def run_mode(ui: UI, paths: MenuPaths, info: ModeInfo):
+    """Pick, preview, confirm, run; returns the run folder (None when nothing ran)."""
+    picked = pick_config(ui, paths, info)
+    if picked is None:
+        return None
+    config, label = picked
+    if info.name == "peft-bench":
+        config = pick_experiments(ui, config)
+    ui.say(info.module("display").preview(config))
+    if not ui.confirm(f"Run {info.name} now?", default=True):
+        return None
+    return run_config(ui, info, config, label=label, output_dir=paths.output_dir)
+
+
+OTHER_MODES = [info for name, info in MODES.items() if name != "methods"]

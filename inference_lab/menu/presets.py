@@ -1,29 +1,30 @@
-"""Run a preset: any comparator config in configs/ (quick, example, comprehensive first), previewed, confirmed."""
+"""Run a preset: any methods-mode config in configs/ (quick, example, comprehensive first), previewed, confirmed."""
 
 from __future__ import annotations
 
-from ..config import InferenceConfig
-from ..methods import requested_names
+from ..modes import MODES
+from ..modes.methods.config import MethodsConfig
+from ..modes.methods.preview import preview_table
+from ..modes.methods.registry import requested_names
 from .configs import ConfigFile, configs_of_kind
 from .execute import run_config
 from .io import UI
 from .paths import MenuPaths
-from .preview import preview_table
 
 PREFERRED = ("quick", "example", "comprehensive")
 
 
 def find_presets(paths: MenuPaths) -> tuple[list[ConfigFile], list[str]]:
-    presets, problems = configs_of_kind(paths.configs_dir, "inference")
+    presets, problems = configs_of_kind(paths.configs_dir, "methods")
     rank = {name: i for i, name in enumerate(PREFERRED)}
     return sorted(presets, key=lambda p: (rank.get(p.name, len(rank)), p.name)), problems
 
 
 def describe(preset: ConfigFile) -> str:
-    config: InferenceConfig = preset.config  # type: ignore[assignment]
+    config: MethodsConfig = preset.config  # type: ignore[assignment]
     completions = sum(config.completions_per_prompt())
     return (f"{preset.name:<16} {len(requested_names(config))} methods x {len(config.prompts)} prompts, "
-            f"{completions} completions, max_new_tokens {config.max_new_tokens}, {config.num_runs} runs")
+            f"{completions} completions, max_new_tokens {config.max_new_tokens}, {config.num_runs} rounds")
 
 
 def run_preset(ui: UI, paths: MenuPaths) -> None:
@@ -38,4 +39,4 @@ def run_preset(ui: UI, paths: MenuPaths) -> None:
         return
     ui.say(preview_table(preset.config, title=f"{preset.name} ({preset.path.name})"))
     if ui.confirm(f"Run '{preset.name}' now?", default=True):
-        run_config(ui, preset.config, label=preset.name, output_dir=paths.output_dir)
+        run_config(ui, MODES["methods"], preset.config, label=preset.name, output_dir=paths.output_dir)

@@ -1,0 +1,221 @@
+"""The one place configs are read and validated, for every mode.
+
+Every config is a pydantic model deriving from `StrictModel`: unknown keys are errors with a did-you-mean hint,
+values are strict (no `true` for a number, no `"3"` for an int), numbers are finite. `load_config` turns a JSON or
+YAML file (plus `--set key=value` overrides) into one, and any problem into a one-line `UserError` naming the
+file (with its line for syntax errors), the field and the value.
+
+Two things every config accepts besides its own keys:
+- `$schema`: the JSON Schema URL/path an editor uses (`inference-lab schema MODE` writes one); ignored.
+- Old spellings of this project's own keys (`RENAMED` on the model class): they still work, with a one-line
+  notice on stderr naming the new key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import UserError
+
+
+class StrictModel(BaseModel):
+    """Base of every config section. `RENAMED` maps an old key of this section to its new name."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
+    RENAMED: ClassVar[dict[str, str]] = {}
+
+
+M = TypeVar("M", bound=BaseModel)
+IGNORED_KEYS = ("$schema",)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc if part not in {"function-after", "function-before"}) or "config"
+
+
+def _section_class(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The nested model class at the level of `loc` (for did-you-mean hints)."""
+    cls: Any = model_cls
+    for part in loc[:-1]:
+        field = getattr(cls, "model_fields", {}).get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        cls = annotation
+    return cls
+
+
+def format_validation_error(err: ValidationError, model_cls: type[BaseModel], source: str = "config") -> str:
+    """The first problem as one line: `<source>: field 'x': <why> (got <value>)`."""
+    first = err.errors()[0]
+    loc = tuple(first["loc"])
+    field = _field_path(loc)
+    if first["type"] == "extra_forbidden":
+        section = _section_class(model_cls, loc)
+        known = list(getattr(section, "model_fields", {})) if section else []
+        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+        return f"{source}: unknown key '{field}'{suggestion}"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] in {"value_error", "assertion_error"} and not loc:
+        return f"{source}: {message}"
+    got = json.dumps(first.get("input"), default=str)
+    if len(got) > 80:
+        got = got[:77] + "..."
+    more = len(err.errors()) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{source}: field '{field}': {message} (got {got}){tail}"
+
+
+def rename_keys(model_cls: type[BaseModel], data: dict[str, Any], source: str, prefix: str = "") -> dict[str, Any]:
+    """Old key spellings -> current ones, section by section, with one notice line per renamed key."""
+    out = dict(data)
+    for old, new in getattr(model_cls, "RENAMED", {}).items():
+        if old in out:
+            if new in out:
+                raise UserError(f"{source}: both '{prefix}{old}' (old spelling) and '{prefix}{new}' are set; keep '{new}'")
+            out[new] = out.pop(old)
+            print(f"notice: {source}: key '{prefix}{old}' is now '{prefix}{new}' (the old spelling still works)",
+                  file=sys.stderr)
+    for name, field in model_cls.model_fields.items():
+        annotation = field.annotation
+        if isinstance(out.get(name), dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            out[name] = rename_keys(annotation, out[name], source, f"{prefix}{name}.")
+    return out
+
+
+def validate_config(model_cls: type[M], data: dict[str, Any], source: str = "config") -> M:
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: expected a mapping of keys to values, got {type(data).__name__}")
+    data = {k: v for k, v in data.items() if k not in IGNORED_KEYS}
+    data = rename_keys(model_cls, data, source)
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as err:
+        raise UserError(format_validation_error(err, model_cls, source)) from None
+
+
+def _syntax_error(path: Path, err: Exception) -> UserError:
+    line = getattr(err, "lineno", None)
+    mark = getattr(err, "problem_mark", None)  # yaml
+    if line is None and mark is not None:
+        line = mark.line + 1
+    where = f"{path}:{line}" if line else str(path)
+    kind = "YAML" if path.suffix.lower() in {".yaml", ".yml"} else "JSON"
+    reason = getattr(err, "msg", None) or getattr(err, "problem", None) or str(err).splitlines()[0]
+    return UserError(f"{where}: not valid {kind} ({reason})")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """A file's text, every problem (missing, a folder, unreadable, not UTF-8) one line naming it."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{what} is a folder, not a file: {path}")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{what} not found: {path}") from None
+    except OSError as err:
+        raise UserError(f"{what} cannot be read: {path} ({err.strerror})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x})") from None
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """Read a JSON or YAML file into a dict; a missing or unparsable file is a UserError naming it."""
+    path = Path(path)
+    text = read_text(path, "config file")
+    try:
+        if path.suffix.lower() in {".yaml", ".yml"}:
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text, parse_constant=_no_constant)
+    except Exception as err:  # json and yaml errors both carry a line number
+        raise _syntax_error(path, err) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of keys to values at the top level")
+    return data
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """`a.b=value` -> (["a", "b"], value); the value is read as JSON when it parses, else as a string."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
+        raise UserError(f"--set {item!r}: expected key=value (key may be dotted: section.key)")
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except ValueError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    data = json.loads(json.dumps(data))  # deep copy of plain data
+    for item in overrides or []:
+        keys, value = parse_override(item)
+        target = data
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+            if not isinstance(target, dict):
+                raise UserError(f"--set {item!r}: '{key}' is not a section")
+        target[keys[-1]] = value
+    return data
+
+
+def load_config(model_cls: type[M], path: str | Path | None, overrides: list[str] | None = None) -> M:
+    data = read_mapping(path) if path is not None else {}
+    source = str(path) if path is not None else "config"
+    return validate_config(model_cls, apply_overrides(data, overrides), source)
+
+
+def config_dict(config: BaseModel) -> dict[str, Any]:
+    return config.model_dump(mode="json")
+
+
+def config_hash(config: BaseModel | dict) -> str:
+    """A stable hash of a config's values (key order does not matter)."""
+    data = config_dict(config) if isinstance(config, BaseModel) else config
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def save_config(config: BaseModel, path: str | Path) -> Path:
+    from .storage import write_text_atomic
+
+    path = Path(path)
+    payload = config_dict(config)
+    if path.suffix.lower() in {".yaml", ".yml"}:
+        import yaml
+
+        text = yaml.safe_dump(payload, sort_keys=False)
+    else:
+        text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
+    return write_text_atomic(path, text)
+
+
+def json_schema(model_cls: type[BaseModel]) -> dict[str, Any]:
+    schema = model_cls.model_json_schema()
+    # Configs may name their schema ($schema), so the schema must allow that key.
+    schema.setdefault("properties", {})["$schema"] = {"type": "string", "description": "JSON Schema of this file"}
+    return schema
+
+
+# A seed every library accepts (torch, numpy, random): the per-batch offsets added to it stay far below 2**64.
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1, description="random seed (0 to 2^32 - 1)")]

@@ -1,0 +1,105 @@
+"""The methods mode's config: every key of the reference guide's comparator config plus measurement settings."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ...core.config import Seed
+from ...models.settings import ModelSettings
+
+DEFAULT_PROMPTS = [
+    "generate short bed time story containing word elephant and cake",
+    "generate short bed time story containing word dog and sausage",
+]
+
+CacheImplementation = Literal["dynamic", "static", "offloaded", "offloaded_static", "quantized"]
+
+
+class MethodsConfig(ModelSettings):
+    """`inference-lab methods` (alias `run`) config, JSON or YAML."""
+
+    main_model: str = Field("demo", description="Hugging Face id, local path, or demo kit name (demo)")
+    assistant_model: str | None = Field("demo-assistant", description="draft model for speculative decoding")
+    max_new_tokens: int = Field(150, gt=0, le=1_000_000)
+    temperature: float = Field(0.7, ge=0.0, le=100.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    top_k: int = Field(50, ge=0)
+    num_completions: int | list[int] = Field(3, description="completions per prompt: one number or one per prompt")
+    batch_size: int = Field(4, gt=0, le=65536)
+    methods_to_test: list[str] | None = Field(None, description="null = all registered methods")
+    prompts: list[str] = Field(default_factory=lambda: list(DEFAULT_PROMPTS), min_length=1)
+    use_speculative_decoding: bool = False
+    prompt_lookup_num_tokens: int | None = Field(
+        None, gt=0, le=1024, description="also run each method with prompt-lookup decoding (assistant-free speculation)"
+    )
+    cache_implementation: CacheImplementation = "dynamic"
+    use_chat_template: bool = Field(False, description="wrap each prompt in the tokenizer's chat template")
+    seed: Seed = 42
+    warmup_runs: int = Field(1, ge=0, le=1000, description="untimed runs of each method before measuring")
+    num_runs: int = Field(3, gt=0, le=10000, description="timed rounds; each round runs every method once, "
+                                                         "interleaved; medians and intervals are over rounds")
+    output_dir: str = Field("results", description="folder that run folders are created in")
+
+    @field_validator("num_completions")
+    @classmethod
+    def _completions_positive(cls, value: int | list[int]) -> int | list[int]:
+        counts = value if isinstance(value, list) else [value]
+        if not counts or any(c <= 0 or c > 10000 for c in counts):
+            raise ValueError("every completion count must be between 1 and 10000")
+        return value
+
+    @field_validator("prompts")
+    @classmethod
+    def _prompts_not_blank(cls, value: list[str]) -> list[str]:
+        for i, prompt in enumerate(value):
+            if not prompt.strip():
+                raise ValueError(f"prompt {i} is empty")
+        return value
+
+    @field_validator("methods_to_test")
+    @classmethod
+    def _methods_known(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        from .registry import method_names, split_method_name
+
+        if not value:
+            raise ValueError("must list at least one method, or be null for all")
+        for name in value:
+            base, _variant = split_method_name(name)
+            if base not in method_names():
+                hint = difflib.get_close_matches(base, method_names(), n=1)
+                extra = f"; did you mean '{hint[0]}'?" if hint else ""
+                raise ValueError(f"unknown method '{name}' (known: {', '.join(method_names())}){extra}")
+        return value
+
+    @model_validator(mode="after")
+    def _completions_match_prompts(self) -> MethodsConfig:
+        if isinstance(self.num_completions, list) and len(self.num_completions) != len(self.prompts):
+            raise ValueError(
+                f"num_completions has {len(self.num_completions)} entries but there are {len(self.prompts)} prompts"
+            )
+        return self
+
+    def completions_per_prompt(self) -> list[int]:
+        if isinstance(self.num_completions, list):
+            return list(self.num_completions)
+        return [self.num_completions] * len(self.prompts)
+
+    # --- the spine's questions ---------------------------------------------------------------------------------
+
+    def named_models(self) -> list[str]:
+        from .registry import requested_names
+
+        wants_assistant = any(n.endswith("_speculative") for n in requested_names(self))
+        return [self.main_model] + ([self.assistant_model] if wants_assistant and self.assistant_model else [])
+
+    def label(self) -> str:
+        return Path(self.main_model).name or "run"
+
+
+Config = MethodsConfig
