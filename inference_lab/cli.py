@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -76,7 +77,6 @@ def _positional(info: ModeInfo, args: argparse.Namespace) -> tuple[str | None, l
 
 def run_mode(info: ModeInfo, argv: list[str]) -> int:
     from . import session
-    from .core.errors import UserError
     from .core.rundir import HEADER
     from .ui.console import console
 
@@ -87,17 +87,18 @@ def run_mode(info: ModeInfo, argv: list[str]) -> int:
     overrides = list(args.overrides) + (extra.overrides(args) if extra is not None else [])
     resume = args.resume
     if resume is None and args.output and not args.fresh and (Path(args.output) / HEADER).is_file():
-        err.print(f"notice: --output {args.output} is a run folder: continuing it (same as --resume)")
+        print(f"notice: --output {args.output} is a run folder: continuing it (same as --resume)", file=sys.stderr)
         resume = args.output
-    if resume is not None:
-        if args.config or args.config_option or overrides:
-            raise UserError("--resume reruns the folder's own config.json: drop CONFIG, --set and mode flags")
+    if resume is not None and not (args.config or args.config_option or overrides):
         config, label = session.config_from_run(info, resume)
-    else:
+    else:  # with a resume folder, a given config must equal the run's (the session names the first difference)
         path, more = _positional(info, args)
-        if args.output:
-            more.append(f"output_dir={__import__('json').dumps(args.output)}")
+        if args.output and resume is None:
+            more.append(f"output_dir={json.dumps(args.output)}")
         config, label = session.load_mode_config(info, path, overrides + more)
+        if resume is not None:
+            run_config, label = session.config_from_run(info, resume)
+            config = config.model_copy(update={"output_dir": run_config.output_dir})
     from .ui.progress import NoProgress, RichProgress
 
     if args.quiet:

@@ -75,8 +75,10 @@ def _demo_names(config: BaseModel) -> list[str]:
 
 
 def execute(info: ModeInfo, config: BaseModel, *, label: str, output: str | Path | None = None,
-            resume: str | Path | None = None, progress: Any = None,
-            log: Callable[[str], None] = lambda _m: None) -> Outcome:
+            resume: str | Path | None = None, progress: Any = None, log: Callable[[str], None] = lambda _m: None,
+            prepared: Any = None) -> Outcome:
+    """Run `config` as a new run folder under `output` (default: the config's output_dir), or continue `resume`.
+    `prepared`: a mode's prepared inputs made by the caller (tests reuse loaded models); skips steps 3 and 4."""
     from .core import device as dev
     from .core.environment import busy_reason, collect_environment
     from .demo_kit.build import ensure_named
@@ -90,8 +92,9 @@ def execute(info: ModeInfo, config: BaseModel, *, label: str, output: str | Path
     try:
         dev.apply_threads(getattr(config, "num_threads", None))
         busy = busy_reason()
-        ensure_named(_demo_names(config), log=log)
-        prepared = runner.prepare(config, log)
+        if prepared is None:
+            ensure_named(_demo_names(config), log=log)
+            prepared = runner.prepare(config, log)
         data = config_dict(config)
         inputs = hash_inputs(prepared.inputs)
         environment = collect_environment(str((prepared.models.get("main") or {}).get("device") or "") or None)

@@ -19,7 +19,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 @pytest.fixture(scope="session")
 def tiny_kit() -> Path:
-    from inference_lab.demo_kit import ensure_kit
+    from inference_lab.demo_kit.build import ensure_kit
 
     return ensure_kit("tiny")
 
@@ -27,7 +27,7 @@ def tiny_kit() -> Path:
 @pytest.fixture(scope="session")
 def tiny_main(tiny_kit):
     """The tiny main model and tokenizer, loaded once (read-only: tests must not modify it)."""
-    from inference_lab.config import ModelSettings
-    from inference_lab.loading import load_model
+    from inference_lab.models.loading import load_model
+    from inference_lab.models.settings import ModelSettings
 
     return load_model("demo-tiny", ModelSettings())

@@ -6,11 +6,13 @@ import sys
 import pytest
 import torch
 
-from inference_lab.answers import extract_answer, strip_think
-from inference_lab.demo_kit import corpus, parse_demo_name, read_manifest, resolve_demo_name
+from inference_lab.models.answers import extract_answer, strip_think
+from inference_lab.demo_kit import corpus, parse_demo_name, read_manifest
+from inference_lab.demo_kit.build import resolve_demo_name
 from inference_lab.demo_kit.build import file_hashes
-from inference_lab.demo_kit.train import LMSpec, build_model, heldout_loss, token_stream
-from inference_lab.textgen import greedy_generate
+from inference_lab.demo_kit.names import LMSpec
+from inference_lab.demo_kit.train import build_model, heldout_loss, token_stream
+from inference_lab.models.textgen import greedy_generate
 
 from .conftest import REPO
 
@@ -82,7 +84,7 @@ def test_lora_adapter_improves_task_accuracy(tiny_kit):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from inference_lab.loading import load_tokenizer
+    from inference_lab.models.loading import load_tokenizer
 
     rows = [json.loads(line) for line in (tiny_kit / "data" / "task_test.jsonl").read_text().splitlines()]
     tokenizer = load_tokenizer(str(tiny_kit / "main"))

@@ -1,7 +1,7 @@
 """The documentation covers what the code has: every config key and every registered method."""
 
-from inference_lab.config import InferenceConfig
-from inference_lab.methods import REGISTRY
+from inference_lab.modes.methods.config import MethodsConfig as InferenceConfig
+from inference_lab.modes.methods.registry import REGISTRY
 
 from .conftest import REPO
 

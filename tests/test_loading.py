@@ -3,9 +3,9 @@ import importlib.util
 import pytest
 import torch
 
-from inference_lab.config import ModelSettings
-from inference_lab.errors import UserError
-from inference_lab.loading import choose_dtype, load_model
+from inference_lab.models.settings import ModelSettings
+from inference_lab.core.errors import UserError
+from inference_lab.models.loading import choose_dtype, load_model
 
 
 def test_cpu_defaults_float32_and_flash_attention_falls_back_with_reason(tiny_kit):
@@ -43,7 +43,7 @@ def test_4bit_without_bitsandbytes_is_a_clear_error(tiny_kit):
 @pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is None, reason="bitsandbytes not installed")
 @pytest.mark.parametrize("mode", ["4bit", "8bit"])
 def test_bitsandbytes_quantization_runs_on_cpu(tiny_kit, mode):
-    from inference_lab.textgen import greedy_generate
+    from inference_lab.models.textgen import greedy_generate
 
     loaded = load_model("demo-tiny", ModelSettings(use_quantization=mode))
     assert loaded.report.quantization == mode

@@ -8,12 +8,13 @@ import math
 import pytest
 import torch
 
-from inference_lab.errors import RunFailed, UserError
-from inference_lab.mcq.config import MCQConfig
-from inference_lab.mcq.data import MCQItem, read_mcq, resolve_data_file
-from inference_lab.mcq.prompts import Template, build_requests
-from inference_lab.mcq.results import ChoiceScore, best_choice
-from inference_lab.mcq.scoring import LengthSortedBatches, LoglikelihoodScorer, Request, encode_pair, plan_rows
+from inference_lab.core.errors import RunFailed, UserError
+from inference_lab.modes.mcq.config import MCQConfig
+from inference_lab.modes.mcq.data import MCQItem, read_mcq, resolve_data_file
+from inference_lab.modes.mcq.prompts import Template, build_requests
+from inference_lab.modes.mcq.requests import Request, Score
+from inference_lab.modes.mcq.results import ChoiceScore, best_choice, make_predictions
+from inference_lab.modes.mcq.scoring import LengthSortedBatches, LoglikelihoodScorer, encode_pair, plan_rows
 
 
 def reference_loglik(model, tokenizer, context: str, continuation: str) -> tuple[float, list[int], bool]:
@@ -76,7 +77,7 @@ def test_rows_are_shared_only_when_the_model_input_is_identical():
 
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_scores_are_read_at_the_continuation_positions_of_each_padded_row(side):
-    from inference_lab.mcq.scoring import Row, gather_scores, logit_window, pad_rows
+    from inference_lab.modes.mcq.scoring import Row, gather_scores, logit_window, pad_rows
 
     rows = [Row((5, 6, 7, 8), [(0, (3,)), (1, (4,))]), Row((5, 6), [(2, (1, 2))])]
     ids, mask, positions = pad_rows(rows, pad_id=0, side=side)
@@ -208,6 +209,20 @@ def test_normalisation_changes_which_choice_wins():
     assert best_choice([short, long], "per_char") == 1
 
 
+def test_per_char_is_lm_evals_acc_norm_without_the_leading_space():
+    """lm-eval's acc_norm divides by len(choice), the choice text alone. Here the leading space flips the pick:
+    " ab" -3.0 and " abcd" -5.5 -> by the text: -3/2 = -1.500 < -5.5/4 = -1.375, so "abcd" wins; counting the
+    space: -3/3 = -1.000 > -5.5/5 = -1.100, so "ab" would win (the bug this test guards against)."""
+    item = MCQItem("q", "Which?", ("ab", "abcd"), answer=1)
+    [requests] = build_requests([item], "choices", Template())
+    assert [r.continuation for r in requests] == [" ab", " abcd"]
+    scores = [Score(-3.0, (1, 2), False), Score(-5.5, (3, 4, 5), False)]
+    [prediction] = make_predictions("base", [item], [requests], scores, Template(), "per_char")
+    assert [c.n_chars for c in prediction.choices] == [2, 4]
+    assert prediction.predicted == 1 and prediction.correct
+    assert best_choice(prediction.choices, "sum") == 0  # unnormalised, the short choice wins
+
+
 # --- data files -------------------------------------------------------------------------------------------------
 
 def write_lines(path, rows):
@@ -243,24 +258,33 @@ def test_malformed_row_is_one_error_with_its_line_number(tmp_path, bad, message)
 
 
 def test_missing_data_file_names_the_field(tmp_path):
-    with pytest.raises(UserError, match="data_file: file not found"):
+    with pytest.raises(UserError, match="test_file: file not found"):
         resolve_data_file(str(tmp_path / "nope.jsonl"))
+
+
+def test_bad_bytes_name_the_line(tmp_path):
+    path = tmp_path / "bytes.jsonl"
+    path.write_bytes(json.dumps(GOOD).encode() + b"\n" + b'{"question": "\xff"}\n')
+    with pytest.raises(UserError, match=r"bytes.jsonl:2: not UTF-8 text \(byte 0xff\)"):
+        read_mcq(path)
 
 
 # --- the whole run: demo set, base vs adapter -------------------------------------------------------------------
 
 def test_run_scores_demo_above_chance_and_base_is_untouched_by_the_adapter(tiny_main, demo_items, tmp_path):
-    from inference_lab.mcq.runner import run_mcq
-    from inference_lab.report import console
+    from inference_lab import session
+    from inference_lab.modes import MODES
 
-    config = MCQConfig(model="demo", adapter="demo-lora", mode="choices", output_dir=str(tmp_path))
-    run = run_mcq(config, console=console(), show_progress=False)
-    base, lora = run.variants
-    # The tiny kit's model picks the right choice text above chance (25 %); see docs/sections/mcq.md for figures.
-    assert base.accuracy > 0.25
-    assert sum(s.n for s in base.per_subject.values()) == len(demo_items) == base.n_questions
+    config = MCQConfig(main_model="demo", adapter="demo-lora", mode="choices", output_dir=str(tmp_path))
+    outcome = session.execute(MODES["mcq"], config, label="test")
+    assert outcome.exit_code == 0, outcome.error
+    base, lora = outcome.summary["variants"]
+    # The tiny kit's model picks the right choice text above chance (25 %); see DETAILED_GUIDE for figures.
+    assert base["accuracy"] > 0.25
+    assert sum(s["n"] for s in base["per_subject"].values()) == len(demo_items) == base["n_questions"]
 
-    rows = [json.loads(line) for line in (run.folder / "predictions.jsonl").read_text().splitlines()]
+    lines = (outcome.folder / "results.jsonl").read_text().splitlines()
+    rows = [r for r in map(json.loads, lines) if r["kind"] == "prediction"]
     assert [r["variant"] for r in rows] == ["base"] * len(demo_items) + ["demo-lora"] * len(demo_items)
     base_ll = [c["loglik"] for r in rows[:len(demo_items)] for c in r["choices"]]
     lora_ll = [c["loglik"] for r in rows[len(demo_items):] for c in r["choices"]]
@@ -270,10 +294,13 @@ def test_run_scores_demo_above_chance_and_base_is_untouched_by_the_adapter(tiny_
     assert base_ll == pytest.approx([s.loglik for s in untouched], abs=1e-4)
     assert max(abs(a - b) for a, b in zip(base_ll, lora_ll)) > 1e-3
 
-    summary = json.loads((run.folder / "summary.json").read_text())
-    assert summary["variants"][0]["accuracy"] == base.accuracy
+    summary = json.loads((outcome.folder / "summary.json").read_text())
+    assert summary["variants"][0]["accuracy"] == base["accuracy"] and summary["mode"] == "mcq"
     assert set(summary["variants"][0]["accuracy_by_normalisation"]) == {"sum", "per_token", "per_char"}
     assert summary["environment"]["packages"]["torch"]
+    confusion = summary["variants"][0]["extra"]["confusion"]
+    assert sum(n for row in confusion.values() for n in row.values()) == len(demo_items)
+    assert "Confusion: base" in (outcome.folder / "report.html").read_text()
 
 
 # --- CLI ----------------------------------------------------------------------------------------------------------
@@ -294,8 +321,20 @@ def test_cli_bad_config_exits_2_with_one_line(tmp_path, capsys, content, fragmen
 
 
 def test_shipped_config_is_valid():
-    from inference_lab.commands.mcq import DEFAULT_CONFIG
-    from inference_lab.config import load_config
+    from inference_lab.core.config import load_config
+    from inference_lab.presets import find_config
 
-    config = load_config(MCQConfig, DEFAULT_CONFIG)
-    assert (config.model, config.data_file) == ("demo", "demo-mcq")
+    config = load_config(MCQConfig, find_config("mcq"))
+    assert (config.main_model, config.test_file) == ("demo", "demo-mcq")
+
+
+def test_choice_longer_than_the_context_is_one_line_with_its_line(tiny_main, tmp_path):
+    from inference_lab.modes.mcq.runner import check_lengths, _scorer
+
+    long_choice = " ".join(["word"] * 700)  # the tiny model's context is 512 tokens
+    path = write_lines(tmp_path / "long.jsonl", [GOOD, {**GOOD, "choices": ["a", long_choice]}])
+    items = read_mcq(path)
+    requests = build_requests(items, "choices", Template())
+    scorer = _scorer(tiny_main.model, tiny_main.tokenizer, MCQConfig())
+    with pytest.raises(UserError, match=r"long.jsonl:2: choice 1 of question 'line-2' is \d+ tokens, more than"):
+        check_lengths(scorer, items, requests, path)

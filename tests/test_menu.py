@@ -18,12 +18,15 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from inference_lab.config import InferenceConfig, load_config
+from inference_lab import session
+from inference_lab.core.config import load_config
 from inference_lab.menu import UI, MenuPaths, run_menu
 from inference_lab.menu.configs import configs_of_kind
 from inference_lab.menu.fields import coerce, problem
-from inference_lab.menu.modes import ModeEntry, run_mode
-from inference_lab.menu.preview import method_previews, total_tokens
+from inference_lab.menu.modes import OTHER_MODES, run_mode
+from inference_lab.modes import MODES
+from inference_lab.modes.methods.config import MethodsConfig as InferenceConfig
+from inference_lab.modes.methods.preview import method_previews, total_tokens
 
 from .conftest import REPO
 
@@ -66,19 +69,16 @@ def paths(tmp_path) -> MenuPaths:
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory, tiny_kit) -> Path:
     """A results folder with one real tiny run and a copy of it whose throughput is doubled."""
-    from inference_lab.comparator import InferenceMethodsComparator
-
     out = tmp_path_factory.mktemp("runs")
-    config = InferenceConfig(**{**TINY_PRESET, "methods_to_test": ["batched"]})
-    comparator = InferenceMethodsComparator(config, output_dir=out, label="first")
-    comparator.run()
-    first = comparator.folder
+    config = InferenceConfig(**{**TINY_PRESET, "methods_to_test": ["batched"], "num_runs": 2, "output_dir": str(out)})
+    first = session.execute(MODES["methods"], config, label="first").folder
     second = out / first.name.replace("first", "second")
     shutil.copytree(first, second)
     summary = json.loads((second / "summary.json").read_text())
     summary["run_id"] = second.name
     for method in summary["methods"]:
-        method["run_tokens_per_s"] = {k: v * 2 for k, v in method["run_tokens_per_s"].items()}
+        rounds = method["per_round"]["completion_tokens_per_s"]
+        method["per_round"]["completion_tokens_per_s"] = [v * 2 for v in rounds]
     (second / "summary.json").write_text(json.dumps(summary))
     return out
 
@@ -130,7 +130,7 @@ def test_a_saved_config_is_offered_as_a_preset_with_its_preview(paths):
     assert "mine" in out and "What will run" not in out  # the preview is titled with the preset's name
     assert "mine (mine.json)" in out
     # standard: 3 calls of 1 row; batched: 2 calls (2 + 1 rows); 3 completions x 6 tokens each
-    assert "3 completions per run" in out and "up to 36 new tokens" in out
+    assert "3 completions per round" in out and "up to 36 new tokens" in out
     assert not paths.output_dir.exists()
 
 
@@ -139,7 +139,7 @@ def test_a_saved_config_is_offered_as_a_preset_with_its_preview(paths):
 
 def test_run_a_preset_from_the_menu_on_the_tiny_kit(paths, tiny_kit):
     (paths.configs_dir / "tiny.json").write_text(json.dumps(TINY_PRESET))
-    (paths.configs_dir / "lora_like.json").write_text(json.dumps({"base_model": "demo", "adapter": "demo-lora"}))
+    (paths.configs_dir / "lora_like.json").write_text(json.dumps({"main_model": "demo", "adapter": "demo-lora"}))
     code, out = drive(pick(PRESET) + ENTER + ENTER, paths)
     assert code == 0
     [folder] = list(paths.output_dir.iterdir())
@@ -152,21 +152,22 @@ def test_run_a_preset_from_the_menu_on_the_tiny_kit(paths, tiny_kit):
 
 
 def test_ctrl_c_during_a_run_keeps_the_folder_and_returns_to_the_menu(paths, monkeypatch):
-    from inference_lab import comparator as comparator_module
+    from inference_lab.core.context import Prepared
+    from inference_lab.modes.methods import runner
 
     (paths.configs_dir / "tiny.json").write_text(json.dumps(TINY_PRESET))
-    kept = paths.output_dir / "kept-run"
 
-    def interrupted_run(self):
-        self.folder = kept
+    def interrupted_run(prepared, ctx):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(comparator_module.InferenceMethodsComparator, "load", lambda self: None)
-    monkeypatch.setattr(comparator_module.InferenceMethodsComparator, "run", interrupted_run)
+    monkeypatch.setattr(runner, "prepare", lambda config, log: Prepared())
+    monkeypatch.setattr(runner, "run", interrupted_run)
     code, out = drive(pick(PRESET) + ENTER + ENTER + pick(QUIT), paths)
     assert code == 0
-    assert f"interrupted: finished batches and their summary kept in {kept}" in out
-    assert f"python inference_comparison.py --resume {kept}" in out
+    [kept] = list(paths.output_dir.iterdir())
+    assert f"interrupted: finished work and its summary kept in {kept}" in out
+    assert f"inference-lab methods --resume {kept}" in out
+    assert json.loads((kept / "summary.json").read_text())["status"] == "interrupted"
     assert out.rstrip().endswith("bye")
 
 
@@ -228,7 +229,7 @@ def test_compare_two_runs_side_by_side_with_a_chosen_baseline(two_runs, paths):
     code, out = drive(keys, paths)
     assert code == 0
     names = sorted(p.name for p in two_runs.iterdir())
-    assert "2 runs compared (baseline: " + names[0] in out
+    assert "2 methods runs compared (baseline: " + names[0] in out
     assert "x2.00" in out and "x1.00" in out  # the doubled copy against its original
     assert all(name[:16] in out for name in names)
 
@@ -247,7 +248,7 @@ def test_an_interrupted_run_is_continued_in_its_own_folder(two_runs, tmp_path, p
     shutil.copytree(original, folder)
     summary = json.loads((folder / "summary.json").read_text())
     summary.update(status="interrupted", run_id=folder.name)
-    summary["methods"][0].update(status="interrupted", reason="Ctrl-C: finished batches kept")
+    summary["methods"][0].update(status="interrupted", reason="stopped: finished rounds kept")
     (folder / "summary.json").write_text(json.dumps(summary))
     paths = MenuPaths(configs_dir=paths.configs_dir, output_dir=results)
     code, out = drive(pick(BROWSE) + pick(RESUME) + ENTER + pick(BROWSE_BACK) + pick(QUIT), paths)
@@ -266,27 +267,34 @@ def test_browse_without_runs_says_so(paths):
 # --- other modes --------------------------------------------------------------------------------------
 
 
-def test_a_mode_whose_module_is_missing_is_reported_not_available(paths):
-    entry = ModeEntry("Imaginary mode: does things", "imaginary", ("inference_lab.no_such_mode",))
-    buffer = io.StringIO()
-    assert run_mode(UI(console=Console(file=buffer, width=120)), paths, entry) is None
-    assert "Imaginary mode is not available in this version" in buffer.getvalue()
+def test_the_menu_offers_every_mode_of_the_table():
+    from inference_lab.menu.app import ENTRIES
+
+    titles = [entry.title for entry in ENTRIES]
+    assert titles[LORA:MCQ + 1] == [info.title for info in OTHER_MODES]
+    assert [info.name for info in OTHER_MODES] == ["lora", "peft-bench", "mcq"]  # the positions the tests use
+    assert set(MODES) == {"methods", *(info.name for info in OTHER_MODES)}
 
 
-def test_a_mode_runs_through_the_cli_with_the_config_picked(paths, monkeypatch):
-    from inference_lab import cli
-
-    (paths.configs_dir / "b.json").write_text(json.dumps(TINY_PRESET))
-    (paths.configs_dir / "a.json").write_text(json.dumps(TINY_PRESET))
+def test_a_mode_runs_through_the_session_with_the_config_picked_and_previewed(paths, monkeypatch, tiny_kit):
+    lora = {"main_model": "demo", "adapter": "demo-lora", "inference": {"chunk_size": 8}}
+    for name in ("b.json", "lora_chunked.json", "a.json"):
+        (paths.configs_dir / name).write_text(json.dumps(lora))
     calls = []
-    monkeypatch.setattr(cli, "main", lambda argv: calls.append(argv) or 0)
-    entry = ModeEntry("Run: the comparator", "run", ("inference_lab.commands.run",), "inference", "b",
-                      args=("--no-progress",))
+
+    def fake_execute(info, config, *, label, progress=None, log=None, resume=None):
+        calls.append((info.name, label, config.inference.chunk_size, config.output_dir))
+        return session.Outcome(paths.output_dir, {"run_id": "x", "status": "complete", "mode": "lora"}, 0, "complete")
+
+    monkeypatch.setattr(session, "execute", fake_execute)
+    buffer = io.StringIO()
     with create_pipe_input() as pipe:
-        pipe.send_text(ENTER)
-        ui = UI(console=Console(file=io.StringIO()), input=pipe, output=DummyOutput())
-        assert run_mode(ui, paths, entry) == 0
-    assert calls == [["run", str(paths.configs_dir / "b.json"), "--no-progress"]]  # the default comes first
+        pipe.send_text(ENTER + "y")  # the default config comes first; confirm
+        ui = UI(console=Console(file=buffer, width=120), input=pipe, output=DummyOutput())
+        run_mode(ui, paths, MODES["lora"])
+    assert calls == [("lora", "lora_chunked", 8, str(paths.output_dir))]
+    text = buffer.getvalue()
+    assert "What will run" in text and "24" in text  # the preview: the tiny kit's 24 samples
 
 
 # --- pure parts ---------------------------------------------------------------------------------------
@@ -332,7 +340,7 @@ def test_configs_of_the_wrong_kind_are_left_out_and_broken_ones_reported(tmp_pat
                                                     "batch_size": 2, "num_runs": 1, "top_p": 0.9, "seed": 1,
                                                     "btach_size": 2}))
     (tmp_path / "lora.json").write_text(json.dumps({"base_model": "demo", "adapter": "demo-lora"}))
-    found, problems = configs_of_kind(tmp_path, "inference")
+    found, problems = configs_of_kind(tmp_path, "methods")
     assert [f.name for f in found] == ["good"]
     assert len(problems) == 1 and "unknown key 'btach_size'; did you mean 'batch_size'?" in problems[0]
 
@@ -341,5 +349,5 @@ def test_without_a_terminal_the_menu_explains_the_headless_commands():
     out = subprocess.run([sys.executable, "run_experiments.py"], stdin=subprocess.DEVNULL, capture_output=True,
                          text=True, cwd=REPO, timeout=60)
     assert out.returncode == 2
-    assert "needs a terminal" in out.stderr and "inference_comparison.py --config" in out.stderr
+    assert "needs a terminal" in out.stderr and "inference-lab MODE [CONFIG]" in out.stderr
     assert "Traceback" not in out.stderr

@@ -1,4 +1,4 @@
-from inference_lab.planning import batches, flatten, per_prompt
+from inference_lab.modes.methods.planning import batches, flatten, per_prompt
 
 
 def labels(plan):

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from inference_lab.errors import UserError
-from inference_lab.storage import append_jsonl, read_jsonl, repair_torn_tail, write_json_atomic
+from inference_lab.core.errors import UserError
+from inference_lab.core.storage import append_jsonl, read_jsonl, repair_torn_tail, write_json_atomic
 
 
 def test_append_and_read_round_trip(tmp_path):

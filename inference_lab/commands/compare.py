@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..core.config import PLACEMENT_KEYS
+
 # Environment keys whose difference changes the numbers (a timestamp or the load average does not).
 ENVIRONMENT_KEYS = ("device", "device_name", "machine.cpu_model", "machine.logical_cores", "threads.intra_op",
                     "cuda_version", "packages", "python")
@@ -48,7 +50,7 @@ def differences(summaries: list[dict], baseline: int = 0) -> list[str]:
             for key in sorted(set(a) | set(b)):
                 if keys is not None and not any(key == k or key.startswith(f"{k}.") for k in keys):
                     continue
-                if key == "output_dir" or a.get(key) == b.get(key):
+                if (section == "config" and key in PLACEMENT_KEYS) or a.get(key) == b.get(key):
                     continue
                 line = f"{section} {key}: {_short(a.get(key))} vs {_short(b.get(key))}"
                 if line not in lines:

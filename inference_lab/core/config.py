@@ -190,10 +190,19 @@ def config_dict(config: BaseModel) -> dict[str, Any]:
     return config.model_dump(mode="json")
 
 
+# Where results go is not what was measured: a run folder can be moved, and the same config run elsewhere is the
+# same work. These keys are left out of a config's identity (its hash, resume checks, compare).
+PLACEMENT_KEYS = ("output_dir",)
+
+
+def config_identity(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k not in PLACEMENT_KEYS}
+
+
 def config_hash(config: BaseModel | dict) -> str:
-    """A stable hash of a config's values (key order does not matter)."""
+    """A stable hash of what a config measures (key order and placement keys do not matter)."""
     data = config_dict(config) if isinstance(config, BaseModel) else config
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(config_identity(data), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def save_config(config: BaseModel, path: str | Path) -> Path:

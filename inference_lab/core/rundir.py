@@ -101,8 +101,10 @@ def _first_difference(ours: Any, theirs: Any, prefix: str = "") -> str | None:
 
 def check_same_work(header: dict, config: dict, inputs: dict[str, dict]) -> None:
     """Refuse to resume a run with other settings or changed input files, naming the first difference."""
+    from .config import config_identity
+
     where = header.get("run_id", "the run")
-    difference = _first_difference(config, header.get("config", {}))
+    difference = _first_difference(config_identity(config), config_identity(header.get("config", {})))
     if difference:
         raise UserError(f"resume: {where} was run with another config ({difference}); start a new run instead")
     for name, digest in (header.get("inputs") or {}).items():
@@ -122,6 +124,7 @@ class RunFolder:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = None
+        self.torn_tail_cut = False  # records() found and cut a line a kill left half-written
 
     @property
     def run_id(self) -> str:
@@ -207,6 +210,7 @@ class RunFolder:
         rows, torn = read_jsonl(path)
         if torn:
             repair_torn_tail(path)
+            self.torn_tail_cut = True
         return rows
 
     def keep_records(self, keep: Callable[[dict], bool]) -> tuple[int, int]:

@@ -35,7 +35,7 @@ def describe_field(key: str) -> str:
 def problem(data: dict[str, Any], key: str, value: Any) -> str | None:
     """Why `value` is not acceptable for `key` given the rest of `data` (None when it is)."""
     try:
-        MethodsConfig.model_validate({**data, key: value})
+        MethodsConfig.model_validate({**data, key: value}, strict=False)  # typed text: "150" means 150 here
     except ValidationError as err:
         errors = err.errors()
         mine = [e for e in errors if e["loc"][:1] == (key,)] or errors
@@ -46,7 +46,7 @@ def problem(data: dict[str, Any], key: str, value: Any) -> str | None:
 
 def coerce(data: dict[str, Any], key: str, value: Any) -> Any:
     """The value as the model stores it ("150" -> 150)."""
-    return getattr(MethodsConfig.model_validate({**data, key: value}), key)
+    return getattr(MethodsConfig.model_validate({**data, key: value}, strict=False), key)
 
 
 def _literal_options(key: str) -> list[Option] | None:

@@ -28,7 +28,7 @@ Validator = Callable[[str], "bool | str"]
 
 
 def _console() -> Console:
-    from ..report import console
+    from ..ui.console import console
 
     return console()
 

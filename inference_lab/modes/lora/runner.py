@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ...core import device as dev
 from ...core.context import Prepared, RunContext, RunResult
@@ -29,7 +28,7 @@ from .config import LoraConfig
 from .data import Sample, SampleFile, resolve_test_file
 from .prompts import PromptFormatter
 from .results import PredictionRow, build_summary, done_ids
-from .strategies import STRATEGIES, ChunkJob, Generation, batch_slices, generate_batch
+from .strategies import STRATEGIES, ChunkJob, Generation, generate_batch
 
 
 @dataclass
@@ -95,12 +94,12 @@ def _rows(model: str, samples: list[Sample], prompts: list[str], outputs: list[G
 
 def run(prep: LoraPrepared, ctx: RunContext) -> RunResult:
     config, samples, switch, stages = prep.config, prep.samples, prep.switch, prep.stages
-    resumed = {"done_before": 0, "dropped_rows": 0}
+    resumed = {"done_before": 0, "dropped_rows": 0, "torn_tail_cut": False}
     done: set[str] = set()
     if ctx.resuming:
         done = done_ids(ctx.records())
         _kept, dropped = ctx.folder.keep_records(lambda row: row["id"] in done)
-        resumed = {"done_before": len(done), "dropped_rows": dropped}
+        resumed = {"done_before": len(done), "dropped_rows": dropped, "torn_tail_cut": ctx.folder.torn_tail_cut}
     chunk_size = config.inference.chunk_size or len(samples)
     n_chunks = math.ceil(len(samples) / chunk_size)
     pending = sum(1 for sample_id in samples.ids if sample_id not in done)
@@ -153,5 +152,3 @@ def run(prep: LoraPrepared, ctx: RunContext) -> RunResult:
     ctx.progress.finish("base + LoRA")
     return RunResult(payload())
 
-
-__all__ = ["LoraPrepared", "prepare", "run", "batch_slices", "Path"]

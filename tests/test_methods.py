@@ -1,3 +1,6 @@
+"""The methods mode on the tiny demo kit: equal greedy outputs across methods, interleaved rounds, speculative
+variants, beam accounting, result files, Ctrl-C and resume, out-of-memory, cache implementations."""
+
 import json
 import os
 import signal
@@ -7,12 +10,15 @@ import time
 
 import pytest
 
-from inference_lab.comparator import InferenceMethodsComparator
-from inference_lab.config import InferenceConfig
-from inference_lab.errors import UserError
-from inference_lab.loading import load_model
-from inference_lab.results import load_records, load_run
-from inference_lab.textgen import trim_generated
+from inference_lab import session
+from inference_lab.core.errors import UserError
+from inference_lab.core.rundir import load_summary
+from inference_lab.core.storage import read_jsonl
+from inference_lab.models.loading import load_model
+from inference_lab.models.textgen import trim_generated
+from inference_lab.modes import MODES
+from inference_lab.modes.methods import runner
+from inference_lab.modes.methods.config import MethodsConfig
 
 from .conftest import REPO
 
@@ -23,28 +29,30 @@ PROMPTS = ["generate short bed time story containing word elephant and cake",
 
 @pytest.fixture(scope="module")
 def assistant(tiny_kit):
-    return load_model("demo-tiny-assistant", InferenceConfig())
+    return load_model("demo-tiny-assistant", MethodsConfig())
 
 
-def run(tmp_path, tiny_main, assistant=None, **overrides):
+def run(tmp_path, tiny_main, assistant=None, resume=None, **overrides):
     settings = {"main_model": "demo-tiny", "assistant_model": "demo-tiny-assistant", "prompts": PROMPTS,
                 "num_completions": [2, 1, 3], "batch_size": 4, "max_new_tokens": 12, "temperature": 0.0,
                 "warmup_runs": 0, "num_runs": 1, "output_dir": str(tmp_path)}
-    config = InferenceConfig(**{**settings, **overrides})
-    comparator = InferenceMethodsComparator(config)
-    comparator.main = tiny_main
-    comparator.assistant = assistant
+    config = MethodsConfig(**{**settings, **overrides})
     if assistant is None and config.use_speculative_decoding:
-        comparator.assistant_error = "not loaded in this test"
-    summary = comparator.run()
-    return summary, comparator.folder
+        config = config.model_copy(update={"assistant_model": None})
+    prepared = runner.prepare(config, main=tiny_main, assistant=assistant)
+    outcome = session.execute(MODES["methods"], config, label="test", prepared=prepared, resume=resume)
+    return outcome.summary, outcome.folder
+
+
+def batch_records(folder) -> list[dict]:
+    return [r for r in read_jsonl(folder / "results.jsonl")[0] if r["kind"] == "batch"]
 
 
 def texts_by_item(folder, method):
     out = {}
-    for record in load_records(folder):
-        if record.method == method:
-            for p, c, text in zip(record.prompt_indices, record.completion_indices, record.texts):
+    for record in batch_records(folder):
+        if record["method"] == method:
+            for p, c, text in zip(record["prompt_indices"], record["completion_indices"], record["texts"]):
                 out[(p, c)] = text
     return out
 
@@ -60,6 +68,7 @@ def test_batched_greedy_equals_one_at_a_time(tmp_path, tiny_main):
     assert len(single) == 6 and single == batched
     assert methods(summary)["batched"]["effective_batch_size"] == 4
     assert methods(summary)["batched"]["batches_per_run"] == 2  # [p1 p1 p2 p3], [p3 p3]
+    assert summary["mode"] == "methods" and summary["work"]["interleaved"] is True
 
 
 def test_speculative_greedy_equals_plain_greedy(tmp_path, tiny_main, assistant):
@@ -82,7 +91,13 @@ def test_beam_search_returns_distinct_completions(tmp_path, tiny_main):
     for prompt_index, count in enumerate([2, 1, 3]):
         mine = [texts[(prompt_index, c)] for c in range(count)]
         assert len(set(mine)) == count
-    assert methods(summary)["beam_search"]["batches_per_run"] == 3  # one call per prompt
+    beam = methods(summary)["beam_search"]
+    assert beam["batches_per_run"] == 3  # one call per prompt
+    # ranked on returned completions; the beams decoded (3 for the 3-completion prompt, 2 for the others) are more
+    for record in batch_records(folder):
+        beams = max(2, record["rows"])
+        assert record["generated_tokens"] == beams * record["steps"] >= record["completion_tokens"]
+    assert beam["generated_tokens_per_s"]["median"] > beam["completion_tokens_per_s"]["median"]
 
 
 def test_unsupported_combinations_record_their_reason(tmp_path, tiny_main, assistant):
@@ -125,30 +140,38 @@ def test_token_counts_exclude_padding_and_after_eos():
 def test_records_count_only_real_new_tokens(tmp_path, tiny_main):
     summary, folder = run(tmp_path, tiny_main, methods_to_test=["batched"], max_new_tokens=40)
     tokenizer = tiny_main.tokenizer
-    for record in load_records(folder):
-        assert record.total_new_tokens == sum(record.new_tokens)
-        for text, count in zip(record.texts, record.new_tokens):
+    for record in batch_records(folder):
+        assert record["completion_tokens"] == sum(record["new_tokens"])
+        assert record["generated_tokens"] == record["rows"] * record["steps"] >= record["completion_tokens"]
+        for text, count in zip(record["texts"], record["new_tokens"]):
             assert count <= 40
             # decoded text (special tokens dropped) re-encodes to at most the counted tokens
             assert len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= count
-    assert methods(summary)["batched"]["new_tokens_per_run"] == sum(
-        r.total_new_tokens for r in load_records(folder))
+    assert methods(summary)["batched"]["completion_tokens_per_run"] == sum(
+        r["completion_tokens"] for r in batch_records(folder))
 
 
 def test_result_files_round_trip(tmp_path, tiny_main):
     summary, folder = run(tmp_path, tiny_main, methods_to_test=["standard", "nucleus_sampling"], num_runs=2)
-    reloaded = load_run(folder)
+    reloaded = load_summary(folder)
     assert reloaded["methods"] == json.loads(json.dumps(summary["methods"]))
     assert json.loads((folder / "config.json").read_text())["num_runs"] == 2
-    records = load_records(folder)
+    records = batch_records(folder)
     assert len(records) == 2 * (6 + 2)  # standard: 6 batches of 1; nucleus: 2 batches of 4, twice
+    # interleaved: round 0 of both methods before round 1 of either
+    order = [(r["run"], r["method"]) for r in records]
+    assert order.index((1, "standard")) > order.index((0, "nucleus_sampling"))
     env = reloaded["environment"]
     assert env["packages"]["torch"] and env["device"] == "cpu"
     assert reloaded["models"]["main"]["dtype"] == "float32"
     nucleus = methods(reloaded)["nucleus_sampling"]
     assert nucleus["generate_settings"]["top_p"] == 0.9 and nucleus["generate_settings"]["temperature"] == 0.8
     assert nucleus["latency_s"]["n"] == 4 and nucleus["run_seconds"]["n"] == 2
+    assert nucleus["completion_tokens_per_s"]["ci_low"] <= nucleus["completion_tokens_per_s"]["median"]
     assert "nucleus_sampling" in (folder / "summary.md").read_text()
+    header = json.loads((folder / "run.json").read_text())
+    assert header["mode"] == "methods" and header["status"] == "complete" and len(header["config_hash"]) == 16
+    assert header["environment"]["threads"]["intra_op"] >= 1 and header["environment"]["machine"]["load_average"]
 
 
 def test_sigint_leaves_valid_files(tmp_path):
@@ -173,38 +196,38 @@ def test_sigint_leaves_valid_files(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
-    summary = load_run(results.parent)
+    summary = load_summary(results.parent)
     assert summary["status"] == "interrupted"
-    records = load_records(results.parent)
-    assert records, "finished batches must be kept"
+    rows = read_jsonl(results)[0]
+    assert rows, "finished batches must be kept"
     done = methods(summary)
     assert done["standard"]["status"] == "interrupted"
-    assert done["standard"]["latency_s"]["n"] == len([r for r in records if r.method == "standard"])
+    finished_rounds = {(r["method"], r["run"]) for r in rows if r["kind"] == "round"}
+    kept = [r for r in rows if r["kind"] == "batch" and (r["method"], r["run"]) in finished_rounds]
+    assert (done["standard"]["latency_s"] or {"n": 0})["n"] == len([r for r in kept if r["method"] == "standard"])
 
-    # resume: the interrupted method is measured again from scratch, the rest of the plan runs
+    # resume: a pass cut by the stop is measured again, finished passes are kept, the rest of the plan runs
     resumed = subprocess.run([sys.executable, "inference_comparison.py", "--resume", str(results.parent),
                               "--no-progress"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
-    final = load_run(results.parent)
+    final = load_summary(results.parent)
     assert final["status"] == "complete"
     assert [m["status"] for m in final["methods"]] == ["ok", "ok"]
-    records = load_records(results.parent)
+    records = batch_records(results.parent)
     for method, per_run in (("standard", 24), ("batched", 12)):
-        keys = [(r.run, r.batch_index) for r in records if r.method == method]
-        assert len(keys) == len(set(keys)) == 2 * per_run  # every batch of every run exactly once
+        keys = [(r["run"], r["batch_index"]) for r in records if r["method"] == method]
+        assert len(keys) == len(set(keys)) == 2 * per_run  # every batch of every round exactly once
 
 
 def test_out_of_memory_fails_one_method_and_keeps_the_others(tmp_path, tiny_main, monkeypatch):
-    from inference_lab.generation import BatchGenerator
+    original = runner._Measurer.measure
 
-    original = BatchGenerator.run
-
-    def flaky(self, plan, items, prompts, seed):
+    def flaky(self, plan, items, run, index, seed):
         if plan.name == "batched":
             raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
-        return original(self, plan, items, prompts, seed)
+        return original(self, plan, items, run, index, seed)
 
-    monkeypatch.setattr(BatchGenerator, "run", flaky)
+    monkeypatch.setattr(runner._Measurer, "measure", flaky)
     summary, folder = run(tmp_path, tiny_main, methods_to_test=["standard", "batched", "nucleus_sampling"],
                           warmup_runs=1)
     by_name = methods(summary)
@@ -212,22 +235,19 @@ def test_out_of_memory_fails_one_method_and_keeps_the_others(tmp_path, tiny_main
     assert by_name["batched"]["status"] == "failed"
     assert "out of memory at warm-up" in by_name["batched"]["reason"] and "batch_size" in by_name["batched"]["reason"]
     assert by_name["standard"]["status"] == by_name["nucleus_sampling"]["status"] == "ok"
-    assert {r.method for r in load_records(folder)} == {"standard", "nucleus_sampling"}
+    assert {r["method"] for r in batch_records(folder)} == {"standard", "nucleus_sampling"}
 
 
 def test_resume_refuses_a_different_config(tmp_path, tiny_main):
     _, folder = run(tmp_path, tiny_main, methods_to_test=["standard"])
-    config = InferenceConfig(main_model="demo-tiny", methods_to_test=["batched"], output_dir=str(tmp_path))
-    comparator = InferenceMethodsComparator(config, resume=folder)
-    comparator.main = tiny_main
-    with pytest.raises(UserError, match="different config"):
-        comparator.run()
+    with pytest.raises(UserError, match="another config .*'methods_to_test'"):
+        run(tmp_path, tiny_main, resume=folder, methods_to_test=["batched"])
 
 
 def test_cache_implementations_map_to_generate_kwargs_or_clear_errors(monkeypatch):
     import torch
 
-    from inference_lab import generation
+    from inference_lab.models import timed as generation
 
     cpu = torch.device("cpu")
     assert generation.cache_kwargs("dynamic", cpu) == {}

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from inference_lab.adapter_bench import cache
-from inference_lab.adapter_bench.config import BenchmarkParams, check_overrides, load_params, merge_params
-from inference_lab.adapter_bench.experiments import discover
-from inference_lab.adapter_bench.prompts import FittedPrompt, fit_prompt, load_prompts, select_prompts
-from inference_lab.adapter_bench.timing import overall_metrics, overhead_pct
-from inference_lab.errors import UserError
+from inference_lab import session
+from inference_lab.core.errors import UserError
+from inference_lab.modes import MODES
+from inference_lab.modes.peft_bench import cache
+from inference_lab.modes.peft_bench.config import (BenchmarkParams, PeftBenchConfig, check_overrides, load_params,
+                                                   merge_params)
+from inference_lab.modes.peft_bench.experiments import discover
+from inference_lab.modes.peft_bench.prompts import FittedPrompt, fit_prompt, load_prompts, select_prompts
+from inference_lab.modes.peft_bench.timing import overall_metrics, overhead_pct
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "experiments"
@@ -38,8 +41,9 @@ NON_DEFAULT = {
     "prompts_file": "other.json",
     "use_4bit": True,
     "use_8bit": True,  # alone; with use_4bit it is an error (tested below)
-    "paired_base": True,
-    "adapter_path": "demo-lora",
+    "paired_base": False,
+    "adapter": "demo-lora",
+    "allow_pickle_weights": True,
 }
 
 
@@ -134,7 +138,7 @@ def test_shipped_experiments_are_valid():
         if experiment.adapter_config_path:
             assert PeftConfig.from_pretrained(str(experiment.path)).base_model_name_or_path == "demo"
         else:
-            assert params.adapter_path == "demo-lora"
+            assert params.adapter == "demo-lora"
     assert found["lora/lora_r16"].adapter_config_path is not None
     assert discover(SHIPPED / "lora" / "lora_r8")[0].id == "lora/lora_r8"
     with pytest.raises(UserError, match="does not exist"):
@@ -181,7 +185,8 @@ MACHINE = {"device_name": "x86_64", "cpu_count": 2, "torch_threads": 1, "package
 RELEVANT = {"model_id": "demo-tiny", "dtype": "bfloat16", "device": "cpu", "max_new_tokens": {"long": 7},
             "fixed_length": False, "num_inference_runs": 9, "warmup_runs": 3, "num_prompt_samples": 1,
             "max_prompt_tokens": 40, "use_4bit": True, "use_8bit": True}
-IRRELEVANT = {"seed": 7, "adapter_path": "demo-lora", "prompts_file": "copy-of-prompts.json", "paired_base": True}
+IRRELEVANT = {"seed": 7, "adapter": "demo-lora", "prompts_file": "copy-of-prompts.json", "paired_base": False,
+              "allow_pickle_weights": True}
 
 
 def key_for(params: BenchmarkParams, prompts=PROMPTS, model=MODEL, machine=MACHINE) -> str:
@@ -245,39 +250,46 @@ def test_overhead_formula():
     assert overhead_pct(1.0, 0.0) is None and overhead_pct(None, 1.0) is None
 
 
-def test_base_drift_flags_a_machine_that_changed_speed():
-    from inference_lab.adapter_bench.timing import DRIFT_WARN_PCT, base_drift
+def test_base_drift_is_significant_only_beyond_its_interval():
+    from inference_lab.modes.peft_bench.timing import base_drift
 
-    cached = {"samples": [{"run_seconds": [0.9, 1.0, 1.1]}, {"run_seconds": [5.0]}]}  # first prompt: median 1.0
-    steady = base_drift(cached, 1.02, 0.97)
-    assert steady["reliable"] and steady["max_abs_drift_pct"] == pytest.approx(3.0)
-    slowed = base_drift(cached, 1.0, 1.0 + (DRIFT_WARN_PCT + 5) / 100)
-    assert not slowed["reliable"] and slowed["drift_after_pct"] == pytest.approx(DRIFT_WARN_PCT + 5)
-    assert base_drift(cached, 1.0, None)["reliable"]  # a method that cannot unload: judged on the probe before
-    assert not base_drift(cached, None, None)["reliable"]
+    cached = {"samples": [{"run_seconds": [0.98, 1.0, 1.02, 0.99, 1.01]}, {"run_seconds": [5.0]}]}
+    steady = base_drift(cached, {"before": [1.0, 1.01, 0.99, 1.02, 0.98], "after": [0.99, 1.0, 1.01, 1.0, 0.98]})
+    assert not steady["significant"] and abs(steady["before"]["estimate"]) < 2
+    slowed = base_drift(cached, {"before": [1.0, 1.01, 0.99, 1.0, 1.02], "after": [1.30, 1.31, 1.29, 1.32, 1.30]})
+    assert slowed["significant"] and slowed["after"]["separated"] and slowed["after"]["estimate"] == pytest.approx(30, abs=2)
 
 
 def test_overall_sums_category_medians():
-    def cat(median, tokens):
-        return {"inference_time_s": {"median": median}, "generated_tokens": {"median": tokens}}
+    def cat(times, tokens):
+        return {"metrics": {"inference_time_s": {"median": sorted(times)[len(times) // 2]},
+                            "generated_tokens": {"median": tokens}},
+                "samples": [{"run_seconds": times}]}
 
-    adapter = {"short": cat(0.2, 10), "medium": cat(0.3, 10), "long": cat(0.7, 20)}
-    base = {"short": cat(0.1, 10), "medium": cat(0.2, 10), "long": cat(0.5, 20)}
-    overall = overall_metrics(adapter, base)
+    adapter = {"short": cat([0.2, 0.21, 0.19], 10), "medium": cat([0.3, 0.31, 0.29], 10),
+               "long": cat([0.7, 0.71, 0.69], 20)}
+    base = {"short": cat([0.1, 0.11, 0.09], 10), "medium": cat([0.2, 0.21, 0.19], 10),
+            "long": cat([0.5, 0.51, 0.49], 20)}
+    overall = overall_metrics(adapter, base, paired=True)
     assert overall["inference_time_s"] == pytest.approx(1.2)
     assert overall["time_per_token_s"] == pytest.approx(1.2 / 40)
     assert overall["inference_overhead_pct"] == pytest.approx((1.2 - 0.8) / 0.8 * 100)
+    change = overall["inference_overhead"]
+    assert change["estimate"] == pytest.approx(50.0) and change["ci_low"] <= 50.0 <= change["ci_high"]
+    assert change["separated"] and change["paired"]
 
 
 def test_fixed_length_forces_the_same_work(tiny_main):
-    from inference_lab.adapter_bench.timing import time_one
+    from inference_lab.modes.peft_bench.timing import time_one
 
     model, tokenizer = tiny_main.model, tiny_main.tokenizer
     prompt = "Then Pip curled up in the burrow and fell asleep. The end."  # the kit's stories stop here (EOS)
-    free, _ = time_one(model, tokenizer, prompt, 12, False, model.device)
-    fixed, _ = time_one(model, tokenizer, prompt, 12, True, model.device)
+    free, _ = time_one(model, tokenizer, prompt, 12, False)
+    fixed, _ = time_one(model, tokenizer, prompt, 12, True)
     assert free.generated_tokens < 12 and fixed.generated_tokens == 12
-    assert fixed.prefill_seconds is not None and fixed.seconds_per_token == pytest.approx(fixed.seconds / 12)
+    assert fixed.ttft_seconds is not None and fixed.seconds_per_token == pytest.approx(fixed.seconds / 12)
+    # TPOT (vLLM's definition) excludes the first token; the suite's time per token includes it
+    assert fixed.tpot_seconds == pytest.approx((fixed.seconds - fixed.ttft_seconds) / 11)
 
 
 # --- whole runs on the tiny kit ---------------------------------------------------------------------------
@@ -290,117 +302,138 @@ def expected_lora_params(model, r: int) -> int:
                if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] in TARGETS)
 
 
-def test_failing_experiment_is_saved_and_the_others_continue(tmp_path, tiny_main):
-    from inference_lab.adapter_bench.runner import RunOptions, run_experiments
+def bench(root: Path, out: Path, **settings) -> dict:
+    config = PeftBenchConfig(experiments_root=str(root), output_dir=str(out), **settings)
+    outcome = session.execute(MODES["peft-bench"], config, label="test")
+    return outcome.summary
 
-    root = make_root(tmp_path)
+
+def by_id(summary: dict) -> dict[str, dict]:
+    return {r["experiment"]: r for r in summary["experiments"]}
+
+
+def test_failing_experiment_is_recorded_and_the_others_continue(tmp_path, tiny_main):
+    root = make_root(tmp_path, paired_base=False)
     lora_experiment(root, "a_good", r=2)
     lora_experiment(root, "b_broken", r=2, targets=["no_such_module"])
-    lora_experiment(root, "c_trained_real", r=2, adapter_path="demo-lora")
+    lora_experiment(root, "c_trained_real", r=2, adapter="demo-lora")
     out = tmp_path / "results"
-    results = run_experiments([root], RunOptions(output_dir=out))
+    summary = bench(root, out)
 
-    assert [r["run_info"]["experiment"] for r in results] == ["lora/a_good", "lora/b_broken", "lora/c_trained_real"]
-    good, broken, trained = results
-    assert [r["run_info"]["status"] for r in results] == ["success", "failed", "success"]
-    saved = json.loads(Path(broken["result_path"]).read_text())
-    assert saved["run_info"]["status"] == "failed" and "no_such_module" in saved["run_info"]["error"]
-    assert set(saved) == {"run_info", "generation_info", "meta_info"}
+    assert [r["experiment"] for r in summary["experiments"]] == ["lora/a_good", "lora/b_broken", "lora/c_trained_real"]
+    good, broken, trained = summary["experiments"]
+    assert good["status"] in {"ok", "unreliable"} and trained["status"] in {"ok", "unreliable"}
+    assert broken["status"] == "failed" and "no_such_module" in broken["error"]
+    assert summary["status"] == "failed"  # one item failed; its record and the others' are all on disk
+    records = [json.loads(line) for line in next(out.glob("*/results.jsonl")).read_text().splitlines()]
+    assert [r["experiment"] for r in records] == ["lora/a_good", "lora/b_broken", "lora/c_trained_real"]
 
     # the base was measured once, then every later experiment read the cache
-    assert good["run_info"]["base_results"]["source"] == "measured"
-    assert trained["run_info"]["base_results"]["source"] == "cache"
+    assert good["base"]["source"] == "measured" and trained["base"]["source"] == "cache"
     assert len(list((out / "base_cache").glob("base-*.json"))) == 1
 
-    drift = good["run_info"]["base_results"]["drift"]
-    assert drift["before_s"] > 0 and drift["after_s"] > 0  # base re-timed before the adapter and after unloading it
+    drift = good["base"]["drift"]  # base re-timed per category, before the adapter and after unloading it
+    assert set(drift) == {"short", "medium", "long"}
+    assert all(d["before"]["n_a"] == 1 and d["after"]["n_a"] == 1 for d in drift.values())
 
-    gen = good["generation_info"]
-    for category, entry in gen["by_category"].items():
+    for category, entry in good["by_category"].items():
         m = entry["metrics"]
         assert m["generated_tokens"]["median"] == 3, category  # fixed_length: exactly max_new_tokens
         assert m["inference_overhead_pct"] == pytest.approx(
             overhead_pct(m["inference_time_s"]["median"], m["base_inference_time_s"]))
-    stages = [row["stage"] for row in gen["memory"]["logs"]]
+    stages = list(good["stages"])
     assert stages[:2] == ["model load", "base inference short"] and "adapter load" in stages
-    assert stages[-2:] == ["adapter inference long", "base check after"] and gen["memory"]["peak_rss_bytes"] > 0
+    assert stages[-2:] == ["adapter inference long", "base check after"] and good["peak_rss_bytes"] > 0
 
-    params = good["meta_info"]["parameters"]
-    assert params["adapter_params"] == expected_lora_params(tiny_main.model, 2)
-    assert params["total_params"] == params["base_params"] + params["adapter_params"]
-    assert good["meta_info"]["model_size"]["adapter_mb"] == pytest.approx(params["adapter_params"] * 4 / 2**20)
-    # adapter_path wins over adapter_config.json: the kit's rank-8 LoRA, not the folder's rank 2
+    adapter = good["adapter"]
+    assert adapter["adapter_params"] == expected_lora_params(tiny_main.model, 2)
+    assert adapter["total_params"] == adapter["base_params"] + adapter["adapter_params"]
+    assert adapter["adapter_mb"] == pytest.approx(adapter["adapter_params"] * 4 / 2**20)
+    # an adapter in benchmark_params.json wins over adapter_config.json: the kit's rank-8 LoRA, not rank 2
     from inference_lab.demo_kit import read_manifest
 
     kit_lora = read_manifest(Path(tiny_main.report.source).parent)["models"]["lora"]
-    assert trained["meta_info"]["model"]["adapter_origin"] == "trained"
-    assert trained["meta_info"]["parameters"]["adapter_params"] == kit_lora["trainable_params"]
+    assert trained["adapter"]["origin"] == "trained"
+    assert trained["adapter"]["adapter_params"] == kit_lora["trainable_params"]
 
 
-def test_paired_mode_times_the_base_alongside_without_the_cache(tmp_path):
-    from inference_lab.adapter_bench.runner import RunOptions, run_experiment
-
+def test_paired_mode_is_the_default_and_times_the_base_alongside(tmp_path):
     root = make_root(tmp_path, num_inference_runs=2)
-    experiment = discover(lora_experiment(root, "paired", paired_base=True))[0]
+    lora_experiment(root, "paired")
     out = tmp_path / "results"
-    result = run_experiment(experiment, RunOptions(output_dir=out))
-    assert result["run_info"]["status"] == "success", result["run_info"]["error"]
-    assert result["run_info"]["base_results"]["source"] == "paired"
+    summary = bench(root, out)
+    [result] = summary["experiments"]
+    assert result["status"] == "ok", result["error"]
+    assert result["base"]["source"] == "paired"
     assert not (out / "base_cache").exists()
-    gen = result["generation_info"]
-    for category, entry in gen["by_category"].items():
-        base = gen["base_by_category"][category]["metrics"]
-        assert base["num_runs"] == 2 and len(gen["base_by_category"][category]["samples"][0]["run_seconds"]) == 2
+    for category, entry in result["by_category"].items():
+        base = result["base_by_category"][category]["metrics"]
+        assert base["num_runs"] == 2 and len(result["base_by_category"][category]["samples"][0]["run_seconds"]) == 2
         assert entry["metrics"]["base_inference_time_s"] == base["inference_time_s"]["median"]
-    assert "paired base load" in [row["stage"] for row in gen["memory"]["logs"]]
+        assert entry["metrics"]["inference_overhead"]["paired"] is True
+    assert "paired base copy" in result["stages"]
+    html = next(out.glob("*/report.html")).read_text()
+    assert "Overhead per category" in html and "lora/paired" in html
 
 
 def test_quantized_run_on_cpu_works_or_fails_cleanly(tmp_path):
-    from inference_lab.adapter_bench.runner import RunOptions, run_experiment
-
     root = make_root(tmp_path)
-    experiment = discover(lora_experiment(root, "q4", use_4bit=True))[0]
-    result = run_experiment(experiment, RunOptions(output_dir=tmp_path / "results"))
+    lora_experiment(root, "q4", use_4bit=True)
+    [result] = bench(root, tmp_path / "results")["experiments"]
     if importlib.util.find_spec("bitsandbytes") is None:
-        assert result["run_info"]["status"] == "failed"
-        assert "bitsandbytes" in result["run_info"]["error"]
+        assert result["status"] == "failed" and "bitsandbytes" in result["error"]
     else:
-        assert result["run_info"]["status"] == "success", result["run_info"]["error"]
-        assert result["meta_info"]["model"]["load_report"]["quantization"] == "4bit"
+        assert result["status"] == "ok", result["error"]
+        assert result["model"]["quantization"] == "4bit"
 
 
-def test_cancelled_run_is_saved_then_stops(tmp_path, monkeypatch):
-    from inference_lab.adapter_bench import runner
+def test_interrupted_run_keeps_finished_experiments_and_resumes(tmp_path, monkeypatch):
+    from inference_lab.modes.peft_bench import runner
 
     root = make_root(tmp_path)
     lora_experiment(root, "a")
     lora_experiment(root, "b")
+    original, calls = runner.run_job, []
 
-    def interrupt(*args, **kwargs):
-        raise KeyboardInterrupt
+    def interrupt_second(job, prep, models):
+        calls.append(job.experiment.id)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(job, prep, models)
 
-    monkeypatch.setattr(runner, "measure_category", interrupt)
+    monkeypatch.setattr(runner, "run_job", interrupt_second)
     out = tmp_path / "results"
-    with pytest.raises(KeyboardInterrupt):
-        runner.run_experiments([root], runner.RunOptions(output_dir=out))
-    files = list(out.rglob("*.json"))
-    assert [f.parent.name for f in files] == ["a"]  # b never started
-    saved = json.loads(files[0].read_text())
-    assert saved["run_info"]["status"] == "cancelled" and saved["run_info"]["error"]
+    config = PeftBenchConfig(experiments_root=str(root), output_dir=str(out))
+    outcome = session.execute(MODES["peft-bench"], config, label="test")
+    assert outcome.status == "interrupted" and outcome.exit_code == 130
+    assert [r["experiment"] for r in outcome.summary["experiments"]] == ["lora/a"]
+    monkeypatch.setattr(runner, "run_job", original)
+    resumed = session.execute(MODES["peft-bench"], config, label="test", resume=outcome.folder)
+    assert resumed.status == "complete"
+    assert [r["experiment"] for r in resumed.summary["experiments"]] == ["lora/a", "lora/b"]
+    records = [json.loads(line) for line in (outcome.folder / "results.jsonl").read_text().splitlines()]
+    assert [r["experiment"] for r in records] == ["lora/a", "lora/b"]  # each exactly once
 
 
 def test_cli_base_then_require_cached_base(tmp_path, capsys):
     from inference_lab.cli import main
 
-    root = make_root(tmp_path)
+    root = make_root(tmp_path, paired_base=False)
     lora_experiment(root, "a")
     out = str(tmp_path / "results")
     assert main(["peft-bench", "base", "--root", str(root), "--output-dir", out, "--quiet"]) == 0
     assert "(measured)" in capsys.readouterr().out
     assert main(["peft-bench", str(root / "lora" / "a"), "--require-cached-base", "--output-dir", out, "--quiet"]) == 0
     # a token count that changes the base numbers: the cache no longer matches and is not reused
-    assert main(["peft-bench", "--all", str(root), "--require-cached-base", "--set", "max_new_tokens.long=2",
+    assert main(["peft-bench", "--all", str(root), "--require-cached-base", "--set", "max_new_tokens={\"long\": 2}",
                  "--output-dir", out, "--quiet"]) == 1
     assert "stale" in capsys.readouterr().out
-    assert main(["peft-bench", "--all", str(root), "--set", "num_prompt_sample=1"]) == 2
+    # a bad override is the caller's mistake: exit 2 before anything runs, nothing written
+    before = sorted(Path(out).rglob("*"))
+    assert main(["peft-bench", "--all", str(root), "--set", "num_prompt_sample=1", "--output-dir", out]) == 2
     assert "did you mean 'num_prompt_samples'" in capsys.readouterr().err
+    assert main(["peft-bench", "--all", str(root), "--set", "a.b=5", "--output-dir", out]) == 2
+    assert "unknown key 'a'" in capsys.readouterr().err
+    assert main(["peft-bench", "--all", str(root), "--set", "num_inference_runs=\"many\"", "--output-dir", out]) == 2
+    assert "num_inference_runs" in capsys.readouterr().err
+    assert sorted(Path(out).rglob("*")) == before

@@ -1,4 +1,4 @@
-"""LoRA-vs-base comparison on the tiny demo kit: equal outputs across modes, pure base, resume, bad inputs."""
+"""LoRA-vs-base on the tiny demo kit: equal outputs across modes, pure base, warm-up, resume, bad inputs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,46 +15,56 @@ from pathlib import Path
 
 import pytest
 
+from inference_lab import session
 from inference_lab.cli import main as cli_main
-from inference_lab.errors import UserError
-from inference_lab.lora_vs_base import LoraVsBaseConfig, run_comparison
-from inference_lab.lora_vs_base.config import PromptSection
-from inference_lab.lora_vs_base.data import SampleFile, chunked, read_samples
-from inference_lab.lora_vs_base.display import RunDisplay
-from inference_lab.lora_vs_base.metrics import disagreements, score
-from inference_lab.lora_vs_base.prompts import PromptFormatter
-from inference_lab.lora_vs_base.records import BASE_FILE, LORA_FILE, OUTPUT_FIELDS, REPORT_FILE
+from inference_lab.core.config import validate_config
+from inference_lab.core.errors import UserError
+from inference_lab.core.rundir import load_summary
+from inference_lab.modes import MODES
+from inference_lab.modes.lora.config import LoraConfig, PromptSection
+from inference_lab.modes.lora.data import SampleFile, chunked, read_samples
+from inference_lab.modes.lora.metrics import disagreements, score
+from inference_lab.modes.lora.prompts import PromptFormatter
+from inference_lab.modes.lora.results import OUTPUT_FIELDS
 
 REPO = Path(__file__).resolve().parent.parent
-QUIET = RunDisplay(quiet=True)
+BASE, LORA = "base", "lora"
 
 
-def config_for(out_dir: Path, test_file: str = "demo-tiny-task", **inference) -> LoraVsBaseConfig:
-    return LoraVsBaseConfig.model_validate({
-        "base_model": "demo-tiny", "adapter": "demo-tiny-lora", "output_dir": str(out_dir),
+def config_for(out_dir: Path, test_file: str = "demo-tiny-task", **inference) -> LoraConfig:
+    return LoraConfig.model_validate({
+        "main_model": "demo-tiny", "adapter": "demo-tiny-lora", "output_dir": str(out_dir),
         "inference": {"test_file": test_file, "batch_size": 4, "chunk_size": 8, **inference},
         "generation": {"max_new_tokens": 6},
     })
 
 
-def run(out_dir: Path, **inference) -> dict:
-    return run_comparison(config_for(out_dir, **inference), display=QUIET).report
+def run_folder(parent: Path, resume: Path | None = None, **inference) -> Path:
+    outcome = session.execute(MODES["lora"], config_for(parent, **inference), label="test", resume=resume)
+    assert outcome.exit_code == 0, outcome.error
+    return outcome.folder
 
 
-def lines(out_dir: Path, name: str) -> list[dict]:
-    return [json.loads(line) for line in (out_dir / name).read_text(encoding="utf-8").splitlines()]
+def run(parent: Path, **inference) -> dict:
+    return load_summary(run_folder(parent, **inference))
 
 
-def outputs(out_dir: Path, name: str) -> dict[str, tuple]:
+def lines(folder: Path, model: str) -> list[dict]:
+    rows = [json.loads(line) for line in (folder / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [row for row in rows if row["model"] == model]
+
+
+def outputs(folder: Path, model: str) -> dict[str, tuple]:
     """id -> what the model answered (no timing); asserts each id appears once."""
-    rows = lines(out_dir, name)
+    rows = lines(folder, model)
     ids = [row["id"] for row in rows]
-    assert len(ids) == len(set(ids)), f"duplicate ids in {name}"
+    assert len(ids) == len(set(ids)), f"duplicate ids for {model}"
     return {row["id"]: tuple(row[f] for f in OUTPUT_FIELDS) for row in rows}
 
 
 def folder_digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".lock"}
 
 
 def synthetic_task(path: Path, n: int, seed: int = 7) -> Path:
@@ -68,9 +79,7 @@ def synthetic_task(path: Path, n: int, seed: int = 7) -> Path:
 @pytest.fixture(scope="module")
 def chunked_run(tiny_kit, tmp_path_factory) -> Path:
     """24 samples, chunks of 8, batches of 4: the documents' way (adapter loaded and unloaded per chunk)."""
-    out = tmp_path_factory.mktemp("lora") / "chunked"
-    run(out)
-    return out
+    return run_folder(tmp_path_factory.mktemp("lora"))
 
 
 # --- modes give the same answers -------------------------------------------------------------------------------
@@ -83,17 +92,17 @@ def chunked_run(tiny_kit, tmp_path_factory) -> Path:
     {"keep_adapter_loaded": True},                           # base under disable_adapter()
 ], ids=["full", "chunk5", "mixed", "merged", "adapter-kept"])
 def test_every_mode_gives_the_chunked_outputs(chunked_run, tmp_path, variant):
-    report = run(tmp_path / "other", **variant)
-    assert report["scored_samples"] == 24
-    for name in (BASE_FILE, LORA_FILE):
-        assert outputs(tmp_path / "other", name) == outputs(chunked_run, name)
+    folder = run_folder(tmp_path, **variant)
+    assert load_summary(folder)["scored_samples"] == 24
+    for model in (BASE, LORA):
+        assert outputs(folder, model) == outputs(chunked_run, model)
 
 
 def test_base_rows_come_from_a_never_adapted_model_in_every_chunk(chunked_run, tiny_main):
-    from inference_lab.textgen import greedy_generate
+    from inference_lab.models.textgen import greedy_generate
 
-    base = lines(chunked_run, BASE_FILE)
-    lora = lines(chunked_run, LORA_FILE)
+    base = lines(chunked_run, BASE)
+    lora = lines(chunked_run, LORA)
     assert {row["chunk"] for row in base} == {0, 1, 2}
     expected = greedy_generate(tiny_main.model, tiny_main.tokenizer, [row["prompt"] for row in base],
                                max_new_tokens=6, batch_size=4)
@@ -103,20 +112,23 @@ def test_base_rows_come_from_a_never_adapted_model_in_every_chunk(chunked_run, t
 
 
 def test_lora_beats_base_and_report_matches_the_rows(chunked_run):
-    report = json.loads((chunked_run / REPORT_FILE).read_text())
+    report = json.loads((chunked_run / "summary.json").read_text())
     base, lora = report["metrics"]["base"], report["metrics"]["lora"]
     assert lora["accuracy"] > base["accuracy"]
-    rows = {name: lines(chunked_run, name) for name in (BASE_FILE, LORA_FILE)}
-    for key, name in (("base", BASE_FILE), ("lora", LORA_FILE)):
-        assert report["metrics"][key]["accuracy"] == sum(r["correct"] for r in rows[name]) / 24
+    for model in (BASE, LORA):
+        assert report["metrics"][model]["accuracy"] == sum(r["correct"] for r in lines(chunked_run, model)) / 24
     d = report["disagreements"]
     assert d["lora_improvements"] + d["regressions"] + d["both_wrong"] + d["both_right"] == 24
     assert report["metrics"]["difference"]["accuracy"] == pytest.approx(lora["accuracy"] - base["accuracy"])
-    for phase in ("read", "load", "base", "adapter_load", "lora", "write", "adapter_unload"):
-        assert report["phases"][phase]["calls"] >= 1 and report["phases"][phase]["peak_rss_bytes"] > 0
-    assert report["phases"]["adapter_check"]["calls"] == 1  # attach + detach before any file is touched
-    assert report["phases"]["adapter_load"]["calls"] == report["phases"]["adapter_unload"]["calls"] == 3
+    for stage in ("read", "load", "base", "adapter_load", "lora", "write", "adapter_unload"):
+        assert report["stages"][stage]["calls"] >= 1 and report["stages"][stage]["peak_rss_bytes"] > 0
+    assert report["stages"]["adapter_check"]["calls"] == 1  # attach, warm-up, detach before any file is touched
+    assert report["stages"]["adapter_load"]["calls"] == report["stages"]["adapter_unload"]["calls"] == 3
     assert report["environment"]["packages"]["peft"] and report["config"]["inference"]["chunk_size"] == 8
+    assert report["mode"] == "lora" and report["status"] == "complete" and report["inputs"]["test_file"]["sha256"]
+    html = (chunked_run / "report.html").read_text()
+    assert "Where base and LoRA disagree" in html and "improvement" in html
+    assert (chunked_run / "summary.csv").read_text().startswith("run_id,mode,model")
 
 
 # --- resume ------------------------------------------------------------------------------------------------------
@@ -128,14 +140,14 @@ def test_resume_after_sigkill_mid_chunk_gives_the_uninterrupted_result(tiny_kit,
               "generation": {"max_new_tokens": 6}}
     config_file = tmp_path / "lora.json"
     config_file.write_text(json.dumps(config))
-    killed = tmp_path / "killed"
+    parent = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "inference_lab", "lora", str(config_file), "--output", str(killed),
+    proc = subprocess.Popen([sys.executable, "-m", "inference_lab", "lora", str(config_file), "--output", str(parent),
                              "--quiet"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    lora_file = killed / LORA_FILE  # written after the base rows: once it has chunk 1, chunk 2 is under way
     try:
         while proc.poll() is None:
-            if lora_file.is_file() and lora_file.read_bytes().count(b"\n") >= 4:
+            found = list(parent.glob("*/results.jsonl"))  # chunk 1's 8 rows on disk: chunk 2 is under way
+            if found and found[0].read_bytes().count(b"\n") >= 8:
                 proc.send_signal(signal.SIGKILL)
                 break
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -143,62 +155,57 @@ def test_resume_after_sigkill_mid_chunk_gives_the_uninterrupted_result(tiny_kit,
     finally:
         proc.wait(timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
-    assert (killed / BASE_FILE).read_bytes().count(b"\n") < 32  # the kill left work to do
+    [killed] = [p.parent for p in parent.glob("*/run.json")]
+    assert (killed / "results.jsonl").read_bytes().count(b"\n") < 64  # the kill left work to do
+    assert load_summary(killed)["status"] == "interrupted"  # "running" in its header, but nobody holds it
 
-    assert cli_main(["lora", str(config_file), "--output", str(killed), "--quiet"]) == 0
-    reference = tmp_path / "reference"
-    assert cli_main(["lora", str(config_file), "--output", str(reference), "--quiet"]) == 0
-    for name in (BASE_FILE, LORA_FILE):
-        resumed = outputs(killed, name)
-        assert len(resumed) == 32 and len(lines(killed, name)) == 32
-        assert resumed == outputs(reference, name)
-    report = json.loads((killed / REPORT_FILE).read_text())
+    assert cli_main(["lora", "--resume", str(killed), "--quiet"]) == 0
+    reference = run_folder(tmp_path / "reference", test_file=str(test_file), chunk_size=4)
+    for model in (BASE, LORA):
+        resumed = outputs(killed, model)
+        assert len(resumed) == 32 and len(lines(killed, model)) == 32
+        assert resumed == outputs(reference, model)
+    report = load_summary(killed)
     assert report["scored_samples"] == 32 and report["resume"]["done_before"] >= 4
     assert report["processed_this_run"] == 32 - report["resume"]["done_before"]
 
 
-def _half_line(out: Path, removed: dict[str, list[str]]) -> None:
-    with (out / BASE_FILE).open("a") as f:
-        f.write(removed[BASE_FILE][0][: len(removed[BASE_FILE][0]) // 2])
+def _half_line(folder: Path, removed: list[str]) -> None:
+    with (folder / "results.jsonl").open("a") as f:
+        f.write(removed[0][: len(removed[0]) // 2])
 
 
-def _whole_row_without_newline(out: Path, removed: dict[str, list[str]]) -> None:
-    row = json.loads(removed[LORA_FILE][0])
+def _whole_row_without_newline(folder: Path, removed: list[str]) -> None:
+    row = json.loads(removed[8])  # the first LoRA row of the lost chunk
     row["response"] = "TORN"
-    with (out / LORA_FILE).open("a") as f:
+    with (folder / "results.jsonl").open("a") as f:
         f.write(json.dumps(row))
 
 
-def _base_rows_without_lora_rows(out: Path, removed: dict[str, list[str]]) -> None:
-    with (out / BASE_FILE).open("a") as f:
-        f.write("\n".join(removed[BASE_FILE]) + "\n")
+def _base_rows_without_lora_rows(folder: Path, removed: list[str]) -> None:
+    with (folder / "results.jsonl").open("a") as f:
+        f.write("\n".join(removed[:8]) + "\n")
 
 
 @pytest.mark.parametrize("damage", [_half_line, _whole_row_without_newline, _base_rows_without_lora_rows],
                          ids=["half-line", "row-without-newline", "unpaired-rows"])
 def test_torn_or_unpaired_tail_is_redone_not_parsed(chunked_run, tmp_path, damage):
-    out = tmp_path / "run"
-    out.mkdir()
-    removed = {}
-    for name in (BASE_FILE, LORA_FILE, "run_config.json"):
-        text = (chunked_run / name).read_text()
-        if name == "run_config.json":
-            (out / name).write_text(text)
-            continue
-        kept = text.splitlines()[:16]  # chunk 3 (8 rows) is "lost"
-        removed[name] = text.splitlines()[16:]
-        (out / name).write_text("\n".join(kept) + "\n")
-    damage(out, removed)
-    report = run(out)
+    folder = tmp_path / chunked_run.name
+    shutil.copytree(chunked_run, folder)
+    text = (folder / "results.jsonl").read_text().splitlines()
+    kept, removed = text[:32], text[32:]  # chunk 3 (8 base + 8 LoRA rows) is "lost"
+    (folder / "results.jsonl").write_text("\n".join(kept) + "\n")
+    damage(folder, removed)
+    report = load_summary(run_folder(tmp_path, resume=folder))
     assert report["processed_this_run"] == 8 and report["resume"]["done_before"] == 16
-    for name in (BASE_FILE, LORA_FILE):
-        assert outputs(out, name) == outputs(chunked_run, name)
-        assert (out / name).read_text().endswith("\n")
-    assert all(row["response"] != "TORN" for row in lines(out, LORA_FILE))
+    for model in (BASE, LORA):
+        assert outputs(folder, model) == outputs(chunked_run, model)
+    assert (folder / "results.jsonl").read_text().endswith("\n")
+    assert all(row["response"] != "TORN" for row in lines(folder, LORA))
     if damage is _base_rows_without_lora_rows:
         assert report["resume"]["dropped_rows"] == 8
     else:
-        assert report["resume"]["torn_files"] == [BASE_FILE if damage is _half_line else LORA_FILE]
+        assert report["resume"]["torn_tail_cut"] is True
 
 
 # --- bad input: one line, exit 2, earlier results untouched ------------------------------------------------------
@@ -223,43 +230,48 @@ BAD_INPUTS = {
                           ["inference.test_file", "nope.jsonl", "not found"]),
     "malformed-line": (_malformed_test_file, ["bad.jsonl:3:", "malformed JSON"]),
     "no-adapter-config": (_adapter_without_config, ["adapter", "adapter_config.json"]),
-    "other-architecture": (lambda tmp, kit: ["--set", "base_model=demo-tiny-assistant"],
+    "other-architecture": (lambda tmp, kit: ["--set", "main_model=demo-tiny-assistant"],
                            ["does not fit base model 'demo-tiny-assistant'", "size mismatch"]),
     "other-settings": (lambda tmp, kit: ["--set", "generation.max_new_tokens=9"],
-                       ["different settings", "generation.max_new_tokens"]),
+                       ["another config", "generation.max_new_tokens", "6 in the run, 9 now"]),
 }
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
 def test_bad_input_is_one_line_exit_2_and_keeps_results(chunked_run, tiny_kit, tmp_path, capsys, case):
     config_file = tmp_path / "lora.json"
-    config_file.write_text(config_for(chunked_run).model_dump_json())
-    before = folder_digest(chunked_run)
+    config_file.write_text(config_for(chunked_run.parent).model_dump_json())
+    before = folder_digest(chunked_run.parent)
     make_args, expected = BAD_INPUTS[case]
     capsys.readouterr()
-    code = cli_main(["lora", str(config_file), "--quiet", *make_args(tmp_path, tiny_kit)])
-    err = capsys.readouterr().err.strip().splitlines()
+    # --output naming the finished run folder: the given config must match it (else one line says what differs)
+    code = cli_main(["lora", str(config_file), "--quiet", "--output", str(chunked_run), *make_args(tmp_path, tiny_kit)])
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("notice: ")]
     assert code == 2
     assert len(err) == 1 and err[0].startswith("error: "), err
     for fragment in expected:
         assert fragment in err[0]
-    assert folder_digest(chunked_run) == before
+    assert folder_digest(chunked_run.parent) == before  # nothing added, nothing changed
 
 
 def test_config_rejects_mixed_with_merged_weights():
-    from inference_lab.config import validate_config
-
     with pytest.raises(UserError, match="strategy 'mixed' needs inference.use_peft_directly"):
-        validate_config(LoraVsBaseConfig, {"inference": {"strategy": "mixed", "use_peft_directly": False}})
+        validate_config(LoraConfig, {"inference": {"strategy": "mixed", "use_peft_directly": False}})
     with pytest.raises(UserError, match="unknown key 'inference.chunk_sise'; did you mean 'chunk_size'"):
-        validate_config(LoraVsBaseConfig, {"inference": {"chunk_sise": 3}})
+        validate_config(LoraConfig, {"inference": {"chunk_sise": 3}})
+
+
+def test_old_key_spelling_works_with_a_notice(capsys):
+    config = validate_config(LoraConfig, {"base_model": "demo-tiny"}, "old.json")
+    assert config.main_model == "demo-tiny"
+    assert "old.json: key 'base_model' is now 'main_model'" in capsys.readouterr().err
 
 
 def test_preset_configs_validate():
-    from inference_lab.config import load_config
+    from inference_lab.core.config import load_config
 
-    chunked = load_config(LoraVsBaseConfig, REPO / "configs" / "lora_chunked.json")
-    full = load_config(LoraVsBaseConfig, REPO / "configs" / "lora_full.yaml")
+    chunked = load_config(LoraConfig, REPO / "configs" / "lora_chunked.json")
+    full = load_config(LoraConfig, REPO / "configs" / "lora_full.yaml")
     assert chunked.inference.chunk_size and full.inference.chunk_size is None
 
 
