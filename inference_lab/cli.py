@@ -99,11 +99,13 @@ def run_mode(info: ModeInfo, argv: list[str]) -> int:
         if resume is not None:
             run_config, label = session.config_from_run(info, resume)
             config = config.model_copy(update={"output_dir": run_config.output_dir})
-    from .ui.progress import NoProgress, RichProgress
-
     if args.quiet:
+        from .ui.progress import NoProgress
+
         outcome = session.execute(info, config, label=label, resume=resume, log=log, progress=NoProgress())
     else:
+        from .ui.progress import RichProgress
+
         with RichProgress(err) as bars:
             outcome = session.execute(info, config, label=label, resume=resume, log=log, progress=bars)
     if outcome.summary is not None:

@@ -27,4 +27,19 @@ def entry(argv: list[str] | None = None) -> int:
 
 
 def run(argv: list[str] | None = None) -> None:
-    sys.exit(entry(argv))
+    """The command line's end: exit without Python's teardown of torch.
+
+    Tearing down an interpreter that imported torch took 0.75 s after the last line was printed (measured on
+    the demo kit, the same for a bare script): a fifth of a short run. Every file the tool writes is closed
+    (and fsync'd where it matters) before `entry` returns, so the process flushes its streams, runs the atexit
+    handlers (servers stopped, logging flushed) and leaves with os._exit."""
+    import atexit
+    import os
+
+    code = entry(argv)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        atexit._run_exitfuncs()
+    finally:
+        os._exit(code)

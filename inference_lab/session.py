@@ -42,7 +42,7 @@ from .core.rundir import (
     read_header,
 )
 from .modes import ModeInfo
-from .ui.progress import NoProgress
+from .ui.progress import NoProgress  # rich is imported only when bars are drawn
 
 
 @dataclass

@@ -31,3 +31,17 @@ def tiny_main(tiny_kit):
     from inference_lab.models.settings import ModelSettings
 
     return load_model("demo-tiny", ModelSettings())
+
+
+@pytest.fixture(scope="session")
+def methods_run(tiny_kit, tmp_path_factory) -> Path:
+    """One finished tiny methods run (standard and batched, 2 rounds, a skipped speculative variant)."""
+    from inference_lab import session
+    from inference_lab.modes import MODES
+    from inference_lab.modes.methods.config import MethodsConfig
+
+    config = MethodsConfig(main_model="demo", assistant_model=None, prompts=["Once upon a time", "The dog"],
+                           num_completions=2, max_new_tokens=6, methods_to_test=["standard", "batched"],
+                           use_speculative_decoding=True, warmup_runs=0, num_runs=2, temperature=0,
+                           output_dir=str(tmp_path_factory.mktemp("runs")))
+    return session.execute(MODES["methods"], config, label="report").folder

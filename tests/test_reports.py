@@ -10,23 +10,15 @@ import re
 import pytest
 from plotly.offline import get_plotlyjs
 
-from inference_lab import session
 from inference_lab.core.rundir import load_summary
 from inference_lab.core.storage import read_jsonl
-from inference_lab.modes import MODES
-from inference_lab.modes.methods.config import MethodsConfig
 from inference_lab.modes.methods.report import CSV_COLUMNS, csv_rows, figures, report_parts
 from inference_lab.ui.html import write_report_files
 
 
 @pytest.fixture(scope="module")
-def run_folder(tmp_path_factory, tiny_kit):
-    """A real tiny methods run (two methods, one skipped variant); its folder as the session left it."""
-    config = MethodsConfig(main_model="demo", assistant_model=None, prompts=["Once upon a time", "The dog"],
-                           num_completions=2, max_new_tokens=6, methods_to_test=["standard", "batched"],
-                           use_speculative_decoding=True, warmup_runs=0, num_runs=2, temperature=0,
-                           output_dir=str(tmp_path_factory.mktemp("runs")))
-    return session.execute(MODES["methods"], config, label="report").folder
+def run_folder(methods_run):
+    return methods_run
 
 
 def read_csv(path):

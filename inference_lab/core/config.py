@@ -23,6 +23,7 @@ from typing import Annotated, Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import UserError
+from .storage import read_text, write_text_atomic
 
 
 class StrictModel(BaseModel):
@@ -117,24 +118,6 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def read_text(path: str | Path, what: str = "file") -> str:
-    """A file's text, every problem (missing, a folder, unreadable, not UTF-8) one line naming it."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{what} is a folder, not a file: {path}")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{what} not found: {path}") from None
-    except OSError as err:
-        raise UserError(f"{what} cannot be read: {path} ({err.strerror})") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x})") from None
-
-
 def read_mapping(path: str | Path) -> dict[str, Any]:
     """Read a JSON or YAML file into a dict; a missing or unparsable file is a UserError naming it."""
     path = Path(path)
@@ -206,8 +189,6 @@ def config_hash(config: BaseModel | dict) -> str:
 
 
 def save_config(config: BaseModel, path: str | Path) -> Path:
-    from .storage import write_text_atomic
-
     path = Path(path)
     payload = config_dict(config)
     if path.suffix.lower() in {".yaml", ".yml"}:

@@ -59,4 +59,5 @@ class RunContext:
 
     def checkpoint(self, payload: dict) -> None:
         self.payload = payload
-        self.folder.write_summary({**self.header, "status": "running", **payload})
+        # Not fsync'd: a checkpoint is rebuilt from the (fsync'd) records by a resumed run.
+        self.folder.write_summary({**self.header, "status": "running", **payload}, durable=False)

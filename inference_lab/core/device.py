@@ -107,8 +107,6 @@ def apply_threads(num_threads: int | None) -> dict:
     physical core is the stable default. inter-op threads can only be set before any parallel work has run,
     so a refusal is recorded, not raised."""
     if num_threads is None:
-        from .environment import physical_cores
-
         num_threads = physical_cores()
     torch.set_num_threads(num_threads)
     try:
@@ -117,6 +115,14 @@ def apply_threads(num_threads: int | None) -> dict:
         pass
     _THREADS["requested"] = num_threads
     return thread_settings()
+
+
+def physical_cores() -> int:
+    import os
+
+    import psutil
+
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
 def thread_settings() -> dict:

@@ -15,6 +15,8 @@ import subprocess
 from pathlib import Path
 
 from .. import __version__
+from . import device as dev
+from .device import physical_cores
 
 PACKAGES = ("torch", "transformers", "tokenizers", "peft", "accelerate", "safetensors", "bitsandbytes", "flash-attn",
             "numpy", "pydantic")
@@ -63,12 +65,6 @@ def load_average() -> list[float] | None:
         return None
 
 
-def physical_cores() -> int:
-    import psutil
-
-    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-
-
 def busy_reason(load: list[float] | None = None, cores: int | None = None) -> str | None:
     """Why the machine counts as busy (1-minute load above the logical core count), or None."""
     load = load if load is not None else load_average()
@@ -95,8 +91,6 @@ def machine_state() -> dict:
 def collect_environment(device: str | None = None) -> dict:
     """Versions, machine and device. Imports torch: only for runs, never for reading results."""
     import torch
-
-    from . import device as dev
 
     target = device or ("cuda" if dev.cuda_available() else "cpu")
     return {

@@ -169,7 +169,7 @@ class RunFolder:
                             "use another folder") from None
         self._lock = lock
         write_json_atomic(self.path / ".holder.json", {"pid": os.getpid(), "host": socket.gethostname(),
-                                                        "since": now_iso(), "argv": sys.argv})
+                                                        "since": now_iso(), "argv": sys.argv}, durable=False)
 
     def release(self) -> None:
         if self._lock is not None:
@@ -221,8 +221,8 @@ class RunFolder:
             write_jsonl_atomic(self.path / RECORDS, kept)
         return len(kept), len(rows) - len(kept)
 
-    def write_summary(self, summary: dict) -> None:
-        write_json_atomic(self.path / SUMMARY, summary)
+    def write_summary(self, summary: dict, durable: bool = True) -> None:
+        write_json_atomic(self.path / SUMMARY, summary, durable)
 
 
 def holder(path: Path) -> str:

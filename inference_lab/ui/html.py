@@ -118,7 +118,8 @@ def environment_line(summary: dict) -> str:
 
 def render_html(summary: dict, parts: ReportParts) -> str:
     esc = html.escape
-    js = _plotly_js()
+    # plotly.js is 3.5 MB: embedded only in pages that have charts.
+    js = _plotly_js() if any(section.figures for section in parts.sections) else None
     out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{esc(str(summary.get('run_id')))} · inference-lab</title><style>{STYLE}</style>",
            f'<script type="text/javascript">{js}</script>' if js else "", "</head><body>",
@@ -151,9 +152,10 @@ def markdown_table(columns: list[str], rows: list[list[Any]]) -> list[str]:
 def write_report_files(folder: Path, summary: dict, parts: ReportParts) -> Path:
     """summary.csv, summary.md and report.html into the run folder; returns the HTML path."""
     folder = Path(folder)
-    write_text_atomic(folder / CSV, render_csv(summary, parts))
+    # Rebuilt from the run's records at any time: atomic, not fsync'd (see storage.write_text_atomic).
+    write_text_atomic(folder / CSV, render_csv(summary, parts), durable=False)
     md_head = [f"# {summary.get('run_id')}", "", header_line(summary), ""]
     md_head += [f"> {flag}" for flag in summary.get("flags") or []]
     md_foot = ["", f"Environment: {environment_line(summary)}", ""]
-    write_text_atomic(folder / MARKDOWN, "\n".join([*md_head, "", parts.markdown, *md_foot]))
-    return write_text_atomic(folder / HTML, render_html(summary, parts))
+    write_text_atomic(folder / MARKDOWN, "\n".join([*md_head, "", parts.markdown, *md_foot]), durable=False)
+    return write_text_atomic(folder / HTML, render_html(summary, parts), durable=False)

@@ -4,11 +4,7 @@ draws (`RichProgress`) or not (`NoProgress`, for --quiet and tests) is the calle
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.progress import Progress as _RichBars
+from typing import Any, Protocol
 
 
 class Progress(Protocol):
@@ -31,7 +27,10 @@ class NoProgress:
 class RichProgress:
     """Use as a context manager around a run; bars stay on screen afterwards (the run's log)."""
 
-    def __init__(self, console: Console | None = None):
+    def __init__(self, console: Any = None):
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import Progress as _RichBars
+
         self.bars = _RichBars(
             TextColumn("[bold]{task.description:<34}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),

@@ -106,8 +106,8 @@ class LoraConfig(ModelSettings):
     main_model: str = Field("demo", description="the base model: Hugging Face id, local path, or demo kit name")
     adapter: str = Field("demo-lora", description="PEFT adapter folder (with adapter_config.json) or demo-lora")
     output_dir: str = Field("results", description="folder that run folders are created in")
-    warmup_runs: int = Field(1, ge=0, le=100, description="untimed generate() calls on the first batch, base and "
-                                                          "LoRA, before anything is timed")
+    warmup_runs: int = Field(1, ge=0, le=100, description="untimed short generate() calls, base and LoRA, before "
+                                                          "anything is timed")
     inference: InferenceSection = Field(default_factory=InferenceSection)
     generation: GenerationSection = Field(default_factory=GenerationSection)
     prompt: PromptSection = Field(default_factory=PromptSection)

@@ -80,7 +80,7 @@ def parse_item(row: object, number: int, letters: str = DEFAULT_LETTERS) -> MCQI
 
 
 def read_mcq(path: str | Path, letters: str = DEFAULT_LETTERS) -> list[MCQItem]:
-    from ...core.config import read_text
+    from ...core.storage import read_text
 
     path = Path(path)
     items: list[MCQItem] = []

@@ -20,10 +20,9 @@ from pydantic import Field, create_model, field_validator, model_validator
 
 from ...core.config import Seed, StrictModel, apply_overrides, read_mapping, validate_config
 from ...models.settings import ModelSettings
+from .experiments import OVERRIDES_FILE, discover, find_root
 
 CATEGORIES = ("short", "medium", "long")
-DEFAULTS_FILE = "default_benchmark_params.json"
-OVERRIDES_FILE = "benchmark_params.json"
 
 
 class CategoryTokens(StrictModel):
@@ -203,8 +202,6 @@ class PeftBenchConfig(ParamOverrides):
 
     def named_models(self) -> list[str]:
         """Models and adapters the experiments name (read from their parameter files; cheap, no model loads)."""
-        from .experiments import discover, find_root
-
         names: list[str] = []
         try:
             root = find_root(self.root().resolve())

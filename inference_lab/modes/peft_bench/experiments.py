@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...core.errors import UserError
-from .config import DEFAULTS_FILE, OVERRIDES_FILE
 
 ADAPTER_CONFIG = "adapter_config.json"
+DEFAULTS_FILE = "default_benchmark_params.json"
+OVERRIDES_FILE = "benchmark_params.json"
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ from ...core.measure import StageLog, Stopwatch
 from ...models.adapters import AdapterSource, AdapterSwitch, footprint_bytes
 from ...models.loading import LoadedModel, load_model
 from . import cache
-from .config import CATEGORIES, DEFAULTS_FILE, OVERRIDES_FILE, BenchmarkParams, PeftBenchConfig, load_params
-from .experiments import ADAPTER_CONFIG, Experiment, discover, find_root
+from .config import CATEGORIES, BenchmarkParams, PeftBenchConfig, load_params
+from .experiments import ADAPTER_CONFIG, DEFAULTS_FILE, OVERRIDES_FILE, Experiment, discover, find_root
 from .prompts import FittedPrompt, load_prompts, select_prompts
 from .timing import CategoryMetrics, base_drift, compare_to_base, measure_category, overall_metrics, probe_runs
 
