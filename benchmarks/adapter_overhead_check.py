@@ -29,20 +29,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
-from rich.table import Table  # noqa: E402
-
 from inference_lab.adapter_bench.config import CATEGORIES, load_params  # noqa: E402
 from inference_lab.adapter_bench.experiments import discover  # noqa: E402
 from inference_lab.adapter_bench.prompts import load_prompts, select_prompts  # noqa: E402
 from inference_lab.adapter_bench.runner import RunOptions, run_experiment  # noqa: E402
 from inference_lab.adapter_bench.timing import overhead_pct  # noqa: E402
-from inference_lab.demo_kit import kit_dir, kit_home  # noqa: E402
 from inference_lab.environment import collect_environment  # noqa: E402
 from inference_lab.loading import load_model  # noqa: E402
 from inference_lab.measure import Stopwatch  # noqa: E402
 from inference_lab.report import console  # noqa: E402
 from inference_lab.storage import write_json_atomic  # noqa: E402
 from inference_lab.textgen import encode_batch  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from inference_lab.demo_kit import kit_dir, kit_home  # noqa: E402
 
 EXPERIMENT = REPO / "experiments" / "lora" / "lora_r8"
 SUITE_OUTPUT = REPO / "benchmarks" / "results" / "adapter_overhead_check"  # the suite's own result files

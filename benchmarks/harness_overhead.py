@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""How much does the comparator's measuring cost? Its tok/s for `standard` and `batched` against a bare
+"""How much does the methods mode's measuring cost? Its tok/s for `standard` and `batched` against a bare
 `model.generate` loop over the same batches, in the same process, runs interleaved (A B A B ...).
 
 Two overhead figures per method:
-- measured: the comparator's own tok/s (new tokens / summed batch latency, i.e. with TokenClock and the
+- measured: the mode's own tok/s (completion tokens / summed batch latency, i.e. with TokenClock and the
   forward counters inside the timed region) vs the bare loop's tok/s;
-- wall: the whole comparator.run() (planning, records, fsync'd result files, summaries) vs the bare loop.
+- wall: the whole session (run folder, header, records, fsync'd result files, summaries, reports) vs the bare loop.
 Goal: measured overhead <= 3 %.
 
     python benchmarks/harness_overhead.py [--variant full|tiny] [--rounds 5] [--max-new-tokens 64]
@@ -22,16 +22,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from inference_lab.comparator import InferenceMethodsComparator  # noqa: E402
-from inference_lab.config import InferenceConfig  # noqa: E402
-from inference_lab.environment import collect_environment  # noqa: E402
-from inference_lab.loading import load_model  # noqa: E402
-from inference_lab.measure import Stopwatch  # noqa: E402
-from inference_lab.methods import build_plans  # noqa: E402
-from inference_lab.planning import batches, flatten  # noqa: E402
-from inference_lab.report import console  # noqa: E402
-from inference_lab.storage import write_json_atomic  # noqa: E402
-from inference_lab.textgen import encode_batch, split_new_tokens  # noqa: E402
+from inference_lab import session  # noqa: E402
+from inference_lab.core.environment import collect_environment  # noqa: E402
+from inference_lab.core.measure import Stopwatch  # noqa: E402
+from inference_lab.core.storage import write_json_atomic  # noqa: E402
+from inference_lab.models.loading import load_model  # noqa: E402
+from inference_lab.models.textgen import encode_batch, split_new_tokens  # noqa: E402
+from inference_lab.modes import MODES  # noqa: E402
+from inference_lab.modes.methods import runner  # noqa: E402
+from inference_lab.modes.methods.config import MethodsConfig as InferenceConfig  # noqa: E402
+from inference_lab.modes.methods.planning import batches, flatten  # noqa: E402
+from inference_lab.modes.methods.registry import build_plans  # noqa: E402
+from inference_lab.ui.console import console  # noqa: E402
 
 
 def bare_loop(loaded, config: InferenceConfig, batch_size: int) -> tuple[float, int]:
@@ -58,9 +60,13 @@ def main() -> int:
     parser.add_argument("--output", default="benchmarks/results/harness_overhead.json")
     args = parser.parse_args()
 
+    import torch
+
     model_name = f"demo-{args.variant}"
+    # The session sets torch's threads from num_threads: the bare loop must run with the same count.
     config = InferenceConfig(main_model=model_name, temperature=0.0, max_new_tokens=args.max_new_tokens,
-                             num_completions=4, batch_size=4, warmup_runs=0, num_runs=1)
+                             num_completions=4, batch_size=4, warmup_runs=0, num_runs=1,
+                             num_threads=torch.get_num_threads())
     loaded = load_model(model_name, config)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,13 +76,12 @@ def main() -> int:
             bare_loop(loaded, cfg, plan.batch_size)  # warm-up, not counted
             measured, wall, bare = [], [], []
             for _ in range(args.rounds):
-                comparator = InferenceMethodsComparator(cfg)
-                comparator.main = loaded
+                prepared = runner.prepare(cfg, main=loaded)
                 with Stopwatch(loaded.model.device) as whole:
-                    summary = comparator.run()
+                    summary = session.execute(MODES["methods"], cfg, label="overhead", prepared=prepared).summary
                 [result] = summary["methods"]
-                tokens = result["new_tokens_per_run"]
-                measured.append(result["run_tokens_per_s"]["median"])
+                tokens = result["completion_tokens_per_run"]
+                measured.append(result["completion_tokens_per_s"]["median"])
                 wall.append(tokens / whole.seconds)
                 seconds, bare_tokens = bare_loop(loaded, cfg, plan.batch_size)
                 assert bare_tokens == tokens, (bare_tokens, tokens)  # same work, greedy

@@ -28,14 +28,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from inference_lab.environment import collect_environment  # noqa: E402
+from inference_lab.report import console, fmt_bytes, fmt_seconds  # noqa: E402
+from inference_lab.storage import write_json_atomic  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from inference_lab.demo_kit.build import ensure_kit, is_built, kit_dir, kit_home, read_manifest  # noqa: E402
 from inference_lab.demo_kit.corpus import task_example  # noqa: E402
-from inference_lab.environment import collect_environment  # noqa: E402
-from inference_lab.report import console, fmt_bytes, fmt_seconds  # noqa: E402
-from inference_lab.storage import write_json_atomic  # noqa: E402
 
 # name -> config overrides; "chunked" uses --chunk-size, "full" one chunk.
 STRATEGIES: dict[str, dict] = {

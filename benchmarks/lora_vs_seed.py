@@ -129,7 +129,8 @@ def main() -> int:
     for column in ("", "median s", "95% CI", "min-max"):
         table.add_column(column, justify="left" if not column else "right")
     for name, s in (("seed script", result["seed_s"]), ("inference-lab lora", result["tool_s"])):
-        table.add_row(name, f"{s['median']:.2f}", f"{s['ci_low']:.2f}-{s['ci_high']:.2f}", f"{s['min']:.2f}-{s['max']:.2f}")
+        table.add_row(name, f"{s['median']:.2f}", f"{s['ci_low']:.2f}-{s['ci_high']:.2f}",
+                      f"{s['min']:.2f}-{s['max']:.2f}")
     table.add_row("tool / seed", f"x{ratio.estimate:.3f}", f"{ratio.ci_low:.3f}-{ratio.ci_high:.3f}", "")
     console().print(table)
     console().print(f"results: {path}")

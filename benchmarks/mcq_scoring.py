@@ -24,8 +24,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from rich.table import Table  # noqa: E402
-
 from inference_lab.config import ModelSettings  # noqa: E402
 from inference_lab.environment import collect_environment  # noqa: E402
 from inference_lab.loading import load_model  # noqa: E402
@@ -36,6 +34,7 @@ from inference_lab.mcq.scoring import LoglikelihoodScorer, Score  # noqa: E402
 from inference_lab.measure import Stopwatch, summarize  # noqa: E402
 from inference_lab.report import console, fmt_seconds  # noqa: E402
 from inference_lab.storage import write_json_atomic  # noqa: E402
+from rich.table import Table  # noqa: E402
 
 GOAL_SPEEDUP = 3.0
 

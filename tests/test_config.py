@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from inference_lab.core.config import load_config, save_config, validate_config
-from inference_lab.modes.methods.config import MethodsConfig as InferenceConfig
 from inference_lab.core.errors import UserError
+from inference_lab.modes.methods.config import MethodsConfig as InferenceConfig
 
 from .conftest import REPO
 

@@ -6,12 +6,11 @@ import sys
 import pytest
 import torch
 
-from inference_lab.models.answers import extract_answer, strip_think
 from inference_lab.demo_kit import corpus, parse_demo_name, read_manifest
-from inference_lab.demo_kit.build import resolve_demo_name
-from inference_lab.demo_kit.build import file_hashes
+from inference_lab.demo_kit.build import file_hashes, resolve_demo_name
 from inference_lab.demo_kit.names import LMSpec
 from inference_lab.demo_kit.train import build_model, heldout_loss, token_stream
+from inference_lab.models.answers import extract_answer, strip_think
 from inference_lab.models.textgen import greedy_generate
 
 from .conftest import REPO

@@ -83,7 +83,8 @@ def test_run_sh_menu_runs_the_quick_preset_and_shows_the_results_table(tmp_path,
         assert "up to 2,950 new tokens" in screen  # the preview: 4 methods x 2 prompts x 2 completions
         term.send("Enter")
         screen = term.wait_for("report:", timeout=300)
-        for text in ("tok/s", "p50", "standard", "batched", "beam_search", "nucleus_sampling", "Fastest (completion tokens/s)"):
+        for text in ("tok/s", "p50", "standard", "batched", "beam_search", "nucleus_sampling",
+                     "Fastest (completion tokens/s)"):
             assert text in screen
         term.wait_for("What would you like to do?", timeout=30, times=2)  # the main menu again, after the run
         term.send("C-c")  # at the main menu: quit

@@ -3,9 +3,9 @@ import importlib.util
 import pytest
 import torch
 
-from inference_lab.models.settings import ModelSettings
 from inference_lab.core.errors import UserError
 from inference_lab.models.loading import choose_dtype, load_model
+from inference_lab.models.settings import ModelSettings
 
 
 def test_cpu_defaults_float32_and_flash_attention_falls_back_with_reason(tiny_kit):

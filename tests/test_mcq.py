@@ -329,7 +329,7 @@ def test_shipped_config_is_valid():
 
 
 def test_choice_longer_than_the_context_is_one_line_with_its_line(tiny_main, tmp_path):
-    from inference_lab.modes.mcq.runner import check_lengths, _scorer
+    from inference_lab.modes.mcq.runner import _scorer, check_lengths
 
     long_choice = " ".join(["word"] * 700)  # the tiny model's context is 512 tokens
     path = write_lines(tmp_path / "long.jsonl", [GOOD, {**GOOD, "choices": ["a", long_choice]}])

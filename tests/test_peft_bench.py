@@ -14,8 +14,13 @@ from inference_lab import session
 from inference_lab.core.errors import UserError
 from inference_lab.modes import MODES
 from inference_lab.modes.peft_bench import cache
-from inference_lab.modes.peft_bench.config import (BenchmarkParams, PeftBenchConfig, check_overrides, load_params,
-                                                   merge_params)
+from inference_lab.modes.peft_bench.config import (
+    BenchmarkParams,
+    PeftBenchConfig,
+    check_overrides,
+    load_params,
+    merge_params,
+)
 from inference_lab.modes.peft_bench.experiments import discover
 from inference_lab.modes.peft_bench.prompts import FittedPrompt, fit_prompt, load_prompts, select_prompts
 from inference_lab.modes.peft_bench.timing import overall_metrics, overhead_pct
@@ -257,7 +262,8 @@ def test_base_drift_is_significant_only_beyond_its_interval():
     steady = base_drift(cached, {"before": [1.0, 1.01, 0.99, 1.02, 0.98], "after": [0.99, 1.0, 1.01, 1.0, 0.98]})
     assert not steady["significant"] and abs(steady["before"]["estimate"]) < 2
     slowed = base_drift(cached, {"before": [1.0, 1.01, 0.99, 1.0, 1.02], "after": [1.30, 1.31, 1.29, 1.32, 1.30]})
-    assert slowed["significant"] and slowed["after"]["separated"] and slowed["after"]["estimate"] == pytest.approx(30, abs=2)
+    assert slowed["significant"] and slowed["after"]["separated"]
+    assert slowed["after"]["estimate"] == pytest.approx(30, abs=2)
 
 
 def test_overall_sums_category_medians():

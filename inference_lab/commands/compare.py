@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..core.config import PLACEMENT_KEYS
+from ..core.config import PLACEMENT_KEYS, flatten_keys
 
 # Environment keys whose difference changes the numbers (a timestamp or the load average does not).
 ENVIRONMENT_KEYS = ("device", "device_name", "machine.cpu_model", "machine.logical_cores", "threads.intra_op",
@@ -22,15 +22,6 @@ def add_cli_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", help="run folders (each with run.json)")
     parser.add_argument("--baseline", type=int, default=0, help="index of the baseline run (default 0, the first)")
     parser.add_argument("--force", action="store_true", help="compare runs whose config or environment differ")
-
-
-def flatten(data, prefix: str = "") -> dict[str, object]:
-    if isinstance(data, dict):
-        out: dict[str, object] = {}
-        for key, value in data.items():
-            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: data}
 
 
 def _short(value) -> str:
@@ -46,7 +37,7 @@ def differences(summaries: list[dict], baseline: int = 0) -> list[str]:
         if other is base:
             continue
         for section, keys in (("config", None), ("environment", ENVIRONMENT_KEYS)):
-            a, b = flatten(base.get(section) or {}), flatten(other.get(section) or {})
+            a, b = flatten_keys(base.get(section) or {}), flatten_keys(other.get(section) or {})
             for key in sorted(set(a) | set(b)):
                 if keys is not None and not any(key == k or key.startswith(f"{k}.") for k in keys):
                     continue
@@ -87,7 +78,8 @@ def compare_table(summaries: list[dict], baseline: int = 0, force: bool = False)
     headline = MODES[modes[0]].module("report").headline
     heads = [headline(s) for s in summaries]
     base = heads[baseline]
-    table = compact_table(title=f"{len(summaries)} {modes[0]} runs compared (baseline: {summaries[baseline]['run_id']})",
+    title = f"{len(summaries)} {modes[0]} runs compared (baseline: {summaries[baseline]['run_id']})"
+    table = compact_table(title=title,
                           caption="each cell: median [95% CI] of the run, then x ratio to the baseline [95% CI]; "
                                   "'=' no measurable difference" + ("; FORCED across differences: " + "; ".join(found)
                                                                       if found else ""))

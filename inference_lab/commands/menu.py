@@ -11,7 +11,8 @@ from pathlib import Path
 
 HEADLESS_HELP = """\
 The interactive menu needs a terminal (stdin and stdout must be a TTY). Headless equivalents:
-  inference-lab MODE [CONFIG] [--set key=value] [--output DIR] [--resume RUN_DIR]   (modes: methods/run, lora, peft-bench, mcq)
+  inference-lab MODE [CONFIG] [--set key=value] [--output DIR] [--resume RUN_DIR]
+      (modes: methods, also as run; lora; peft-bench; mcq)
   python inference_comparison.py compare RUN_DIR RUN_DIR ... [--baseline N]
   python test_setup.py [--config FILE] [--json]
   ./run.sh quick | comprehensive | lora [CONFIG] | peft-bench --all | mcq [CONFIG]    (./run.sh help lists all)"""

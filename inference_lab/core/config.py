@@ -81,7 +81,8 @@ def rename_keys(model_cls: type[BaseModel], data: dict[str, Any], source: str, p
     for old, new in getattr(model_cls, "RENAMED", {}).items():
         if old in out:
             if new in out:
-                raise UserError(f"{source}: both '{prefix}{old}' (old spelling) and '{prefix}{new}' are set; keep '{new}'")
+                raise UserError(f"{source}: both '{prefix}{old}' (old spelling) and '{prefix}{new}' are set; "
+                                f"keep '{new}'")
             out[new] = out.pop(old)
             print(f"notice: {source}: key '{prefix}{old}' is now '{prefix}{new}' (the old spelling still works)",
                   file=sys.stderr)
@@ -136,6 +137,16 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of keys to values at the top level")
     return data
+
+
+def flatten_keys(data: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: nested settings as dotted keys (to list what differs between two)."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(flatten_keys(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: data}
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:

@@ -7,6 +7,8 @@ On the CPU build `torch.cuda.is_available()` and `memory_allocated()` are safe, 
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 
@@ -109,10 +111,8 @@ def apply_threads(num_threads: int | None) -> dict:
     if num_threads is None:
         num_threads = physical_cores()
     torch.set_num_threads(num_threads)
-    try:
+    with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)  # generate() has no independent ops worth a second pool
-    except RuntimeError:
-        pass
     _THREADS["requested"] = num_threads
     return thread_settings()
 

@@ -4,7 +4,8 @@
 
 | file | written |
 |---|---|
-| `run.json` | the header, before the first measurement: mode, run id, config, config hash, the hashes of every input file, environment, models, status, who holds the folder; updated when the status changes |
+| `run.json` | the header, before the first measurement: mode, run id, config and its hash, the hashes of every |
+|            | input file, environment, models, status; updated when the status changes |
 | `config.json` | the effective config (what `--resume` reruns) |
 | `results.jsonl` | the mode's records, one per line, appended and fsync'd as each unit of work finishes |
 | `summary.json` | the header's fields plus the mode's results; rewritten atomically after each unit of work |
@@ -86,6 +87,11 @@ def hash_inputs(files: dict[str, Path | None]) -> dict[str, dict]:
     return {name: file_digest(Path(path)) for name, path in files.items() if path is not None}
 
 
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _first_difference(ours: Any, theirs: Any, prefix: str = "") -> str | None:
     if isinstance(ours, dict) and isinstance(theirs, dict):
         for key in sorted(set(ours) | set(theirs)):
@@ -94,8 +100,7 @@ def _first_difference(ours: Any, theirs: Any, prefix: str = "") -> str | None:
                 return found
         return None
     if ours != theirs:
-        short = (lambda v: (s if len(s := json.dumps(v)) <= 40 else s[:37] + "..."))
-        return f"'{prefix.rstrip('.')}' is {short(theirs)} in the run, {short(ours)} now"
+        return f"'{prefix.rstrip('.')}' is {_short(theirs)} in the run, {_short(ours)} now"
     return None
 
 

@@ -172,7 +172,10 @@ def percent_change(r: Ratio | None) -> dict | None:
     """A ratio as a change in percent ((a - b) / b), with its interval: how overheads are reported."""
     if r is None:
         return None
-    as_pct = (lambda v: None if v is None else (v - 1) * 100)
+
+    def as_pct(v: float | None) -> float | None:
+        return None if v is None else (v - 1) * 100
+
     return {"estimate": as_pct(r.estimate), "ci_low": as_pct(r.ci_low), "ci_high": as_pct(r.ci_high),
             "separated": r.separated, "n_a": r.n_a, "n_b": r.n_b, "paired": r.paired}
 

@@ -92,7 +92,8 @@ def browse_runs(ui: UI, paths: MenuPaths) -> None:
             return
         actions = [("Open one run", open_run), ("Compare runs side by side", compare_runs),
                    ("Continue an interrupted run", resume_run), ("Back", None)]
-        counts = ", ".join(f"{sum(s['mode'] == m for s in runs)} {m}" for m in MODES if any(s["mode"] == m for s in runs))
+        per_mode = {m: sum(s["mode"] == m for s in runs) for m in MODES}
+        counts = ", ".join(f"{n} {m}" for m, n in per_mode.items() if n)
         action = ui.select(f"{len(runs)} run{'s' * (len(runs) != 1)} in {results_dir} ({counts})", actions)
         if action is None:
             return

@@ -177,7 +177,8 @@ def review(ui: UI, paths: MenuPaths, data: dict[str, Any]) -> None:
                 return
             path = save(ui, paths, config) if action.startswith("save") else None
             if action.endswith("run"):
-                run_config(ui, MODES["methods"], config, label=path.stem if path else "custom", output_dir=paths.output_dir)
+                run_config(ui, MODES["methods"], config, label=path.stem if path else "custom",
+                           output_dir=paths.output_dir)
             return
         except Back:
             continue

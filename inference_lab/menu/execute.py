@@ -24,7 +24,10 @@ def run_config(ui: UI, info: ModeInfo, config: BaseModel, label: str, output_dir
 
     if output_dir is not None and resume is None:
         config = config.model_copy(update={"output_dir": str(output_dir)})
-    log = (lambda message: ui.say(f"[dim]{message}[/dim]"))
+
+    def log(message: str) -> None:
+        ui.say(f"[dim]{message}[/dim]")
+
     try:
         with RichProgress(ui.console) as progress:
             outcome = session.execute(info, config, label=label, resume=resume, progress=progress, log=log)

@@ -49,7 +49,7 @@ def check_adapter_weights(path: Path, field: str, allow_pickle_weights: bool) ->
 
         try:
             with safe_open(str(safe), framework="pt") as f:
-                for key in f.keys():
+                for key in f.keys():  # noqa: SIM118 - safe_open is no dict
                     f.get_slice(key)  # reads every tensor's header: a truncated file fails here
         except Exception as exc:
             raise UserError(f"{field}: {safe} is unreadable ({first_line(exc)}); is it truncated?") from None

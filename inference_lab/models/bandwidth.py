@@ -7,6 +7,7 @@ A copy of a buffer far larger than the last-level cache reads and writes every b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -60,10 +61,8 @@ def device_bandwidth(device: torch.device) -> dict:
         return {**cache[key], "fingerprint": key, "cached": True}
     entry = {"bytes_per_s": measure_copy_bandwidth(device), "method": f"copy of {BUFFER_BYTES >> 20} MiB, best of "
              f"{TRIALS}", "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    try:
+    with contextlib.suppress(OSError):  # an unwritable home only costs a re-measurement next time
         write_json_atomic(path, {**cache, key: entry})
-    except OSError:
-        pass  # an unwritable home only costs a re-measurement next time
     return {**entry, "fingerprint": key, "cached": False}
 
 

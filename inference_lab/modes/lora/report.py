@@ -44,7 +44,8 @@ def cases(records: list[dict]) -> list[dict]:
 
 def report_parts(summary: dict, records: list[dict]) -> ReportParts:
     if "metrics" not in summary:
-        return ReportParts(CSV_COLUMNS, [], [Section("No results", None, ["no chunk finished"])], display.markdown(summary))
+        empty = [Section("No results", None, ["no chunk finished"])]
+        return ReportParts(CSV_COLUMNS, [], empty, display.markdown(summary))
     found = cases(records)
     columns = ["id", "verdict", "label", "base answer", "LoRA answer", "base response", "LoRA response"]
     rows = [[c["id"], c["verdict"], c["label"], c["base"]["prediction"], c["lora"]["prediction"],

@@ -29,16 +29,18 @@ def table_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
         rows.append(["overall", str(variants[0]["n_questions"]), *[f"{v['accuracy']:.1%}" for v in variants]])
         for norm in NORMALISATIONS:
             if norm != summary.get("normalisation"):
-                rows.append([f"overall, {norm}", "", *[f"{v['accuracy_by_normalisation'][norm]:.1%}" for v in variants]])
+                accs = [f"{v['accuracy_by_normalisation'][norm]:.1%}" for v in variants]
+                rows.append([f"overall, {norm}", "", *accs])
         rows.append(["time", "", *[fmt_seconds(v["seconds"]) for v in variants]])
-        rows.append(["forward passes", "", *[f"{v['forward_passes']} (batch {v['batch_size_used']})" for v in variants]])
+        passes = [f"{v['forward_passes']} (batch {v['batch_size_used']})" for v in variants]
+        rows.append(["forward passes", "", *passes])
     return columns, rows
 
 
 def title(summary: dict) -> str:
     name = (summary.get("config") or {}).get("test_file", "?")
-    return (f"{summary.get('run_id', '')}  ·  MCQ accuracy ({summary.get('scoring')} mode, {summary.get('normalisation')})"
-            f" on {Path(name).name}  ·  {summary.get('status', '')}")
+    how = f"{summary.get('scoring')} mode, {summary.get('normalisation')}"
+    return f"{summary.get('run_id', '')}  ·  MCQ accuracy ({how}) on {Path(name).name}  ·  {summary.get('status', '')}"
 
 
 def show(summary: dict, console: Console) -> None:

@@ -88,7 +88,8 @@ def prepare(config: MCQConfig, log=lambda _m: None) -> MCQPrepared:
         source = AdapterSource.trained(config.adapter, "adapter", config.allow_pickle_weights)
         switch = AdapterSwitch(loaded.model, source, base_name=config.main_model)
         model = switch.attach()
-        variants = [("base", switch.mixed_model.disable_adapter), (variant_name(config.adapter), contextlib.nullcontext)]
+        variants = [("base", switch.mixed_model.disable_adapter),
+                    (variant_name(config.adapter), contextlib.nullcontext)]
         models["adapter"] = {"name": config.adapter, "path": str(source.path), **switch.footprint.to_dict()}
     check_lengths(_scorer(model, loaded.tokenizer, config), items, requests, path)
     return MCQPrepared(models=models, inputs={"test_file": path}, config=config, items=items, requests=requests,

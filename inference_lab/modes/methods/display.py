@@ -93,10 +93,11 @@ def title(summary: dict) -> str:
 
 def caption(summary: dict) -> str:
     work = summary.get("work") or {}
-    return (f"{work.get('completions')} completions x {work.get('num_runs')} interleaved rounds (+{work.get('warmup_runs')}"
-            f" warm-up), max_new_tokens {work.get('max_new_tokens')}; tok/s = completion tokens / wall time of a "
-            "round (median of rounds, 95% bootstrap CI); p50 = batch latency; % roof = bandwidth achieved at the "
-            "median TPOT / measured device bandwidth; ~ = noisy")
+    return (f"{work.get('completions')} completions x {work.get('num_runs')} interleaved rounds "
+            f"(+{work.get('warmup_runs')} warm-up), max_new_tokens {work.get('max_new_tokens')}; "
+            "tok/s = completion tokens / wall time of a round (median of rounds, 95% bootstrap CI); "
+            "p50 = batch latency; % roof = bandwidth achieved at the median TPOT / measured device bandwidth; "
+            "~ = noisy")
 
 
 def run_table(summary: dict) -> Table:

@@ -90,7 +90,8 @@ def _median(values: list[float]) -> float | None:
     return clean[mid] if len(clean) % 2 else (clean[mid - 1] + clean[mid]) / 2
 
 
-def aggregate(summary: MethodSummary, records: list[BatchRecord], peaks: dict[int, dict] | None = None) -> MethodSummary:
+def aggregate(summary: MethodSummary, records: list[BatchRecord],
+              peaks: dict[int, dict] | None = None) -> MethodSummary:
     """Fill the figures of `summary` from its timed batch records and per-round memory peaks (pure)."""
     if not records:
         return summary

@@ -262,7 +262,8 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
     except KeyboardInterrupt:
         for plan in runnable:
             if summaries[plan.name].status == "ok" and len(peaks[plan.name]) < cfg.num_runs:
-                summaries[plan.name].status, summaries[plan.name].reason = "interrupted", "stopped: finished rounds kept"
+                summary = summaries[plan.name]
+                summary.status, summary.reason = "interrupted", "stopped: finished rounds kept"
         ctx.payload = payload()
         raise
     finally:

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ...core import device as dev
+from ...core.config import flatten_keys
 from ...core.environment import package_versions
 from ...core.storage import write_json_atomic
 from .config import BenchmarkParams
@@ -77,18 +78,9 @@ def cache_key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def flatten(data, prefix: str = "") -> dict[str, object]:
-    if isinstance(data, dict):
-        out: dict[str, object] = {}
-        for key, value in data.items():
-            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: data}
-
-
 def changed_settings(old: dict, new: dict, limit: int = 6) -> list[str]:
     """`params.dtype: "float32" -> "bfloat16"` lines for the settings that differ (long values abbreviated)."""
-    a, b = flatten(old), flatten(new)
+    a, b = flatten_keys(old), flatten_keys(new)
     lines = []
     for name in sorted(set(a) | set(b)):
         if a.get(name) != b.get(name):

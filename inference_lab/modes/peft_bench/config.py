@@ -54,7 +54,8 @@ class BenchmarkParams(StrictModel):
     )
     num_inference_runs: int = Field(5, gt=0, le=10000, description="timed runs of every prompt; medians are over these")
     warmup_runs: int = Field(1, ge=0, le=1000, description="untimed runs per category before timing")
-    num_prompt_samples: int = Field(2, gt=0, le=10000, description="prompts used per category (the first N of the file)")
+    num_prompt_samples: int = Field(2, gt=0, le=10000,
+                                    description="prompts used per category (the first N of the file)")
     max_prompt_tokens: int | None = Field(
         None, gt=0, description="cap on prompt tokens; null = the model's context minus the category's max_new_tokens"
     )
@@ -162,7 +163,8 @@ def load_params(defaults_path: Path | None, experiment_dir: Path | None = None,
 
 def _overridable() -> dict[str, Any]:
     """Every BenchmarkParams field again, optional: None = keep what the experiment's files say."""
-    return {name: (field.annotation | None, Field(None, description=f"override for every experiment: {field.description}"))
+    return {name: (field.annotation | None,
+                   Field(None, description=f"override for every experiment: {field.description}"))
             for name, field in BenchmarkParams.model_fields.items()}
 
 

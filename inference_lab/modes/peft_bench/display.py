@@ -72,8 +72,8 @@ def comparison_rows(summary: dict) -> list[list[str]]:
 def notes(summary: dict) -> list[str]:
     lines = ["overhead = (adapter - base) / base over the summed per-category median times; + is slower; "
              "[95% CI]; '=' marks an interval that includes no difference",
-             "base: 'paired' = timed in this run, interleaved with the adapter; otherwise the largest drift of the base "
-             "now vs its cache (red: measurable drift, the experiment is unreliable)",
+             "base: 'paired' = timed in this run, interleaved with the adapter; otherwise the largest drift of the "
+             "base now vs its cache (red: measurable drift, the experiment is unreliable)",
              "ms/token = time per generated token (E2EL / tokens, the suite's normalised latency; not TPOT)"]
     for r in summary.get("experiments") or []:
         if r["status"] not in {"ok"} and r.get("error"):

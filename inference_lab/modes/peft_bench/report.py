@@ -62,8 +62,8 @@ def figures(summary: dict) -> list:
 
 
 def report_parts(summary: dict, records: list[dict]) -> ReportParts:
-    table = Table(list(display.COMPARISON_COLUMNS),
-                  [[c.replace("[red]", "").replace("[/red]", "") for c in row] for row in display.comparison_rows(summary)],
+    plain = [[c.replace("[red]", "").replace("[/red]", "") for c in row] for row in display.comparison_rows(summary)]
+    table = Table(list(display.COMPARISON_COLUMNS), plain,
                   numeric=set(display.COMPARISON_COLUMNS) - {"experiment", "status"},
                   bad_rows={i for i, r in enumerate(summary.get("experiments") or []) if r["status"] != "ok"})
     sections = [Section("Adapters vs base", table, display.notes(summary)),

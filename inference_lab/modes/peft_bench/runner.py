@@ -109,7 +109,8 @@ def _measure(models: dict, tokenizer, prompts: dict[str, list[FittedPrompt]], pa
     out: dict[str, dict[str, dict]] = {name: {} for name in models}
     for category in CATEGORIES:
         with stages.track(f"{label} inference {category}"):
-            results = measure_category(models, tokenizer, prompts[category], params.max_new_tokens.for_category(category),
+            results = measure_category(models, tokenizer, prompts[category],
+                                       params.max_new_tokens.for_category(category),
                                        num_runs=params.num_inference_runs, warmup_runs=params.warmup_runs,
                                        fixed_length=params.fixed_length)
         for name, result in results.items():
@@ -151,8 +152,9 @@ def run_job(job: Job, prep: PeftPrepared, models: Models) -> dict:
     prompts = select_prompts(loaded.model, loaded.tokenizer, job.prompts, params)
     base_bytes = footprint_bytes(loaded.model)
     result: dict = {"experiment": experiment.id if experiment else "base", "status": "ok", "error": None,
-                    "path": str(experiment.path) if experiment else str(prep.root), "params": params.model_dump(mode="json"),
-                    "model": loaded.report.to_dict(), "prompts": {c: [p.to_dict() for p in ps] for c, ps in prompts.items()}}
+                    "path": str(experiment.path) if experiment else str(prep.root),
+                    "params": params.model_dump(mode="json"), "model": loaded.report.to_dict(),
+                    "prompts": {c: [p.to_dict() for p in ps] for c, ps in prompts.items()}}
     if experiment is None:
         entry, origin = base_results(loaded, prompts, params, prep, stages)
         return {**result, "base": origin, "by_category": entry["by_category"], "overall": entry["overall"],
@@ -175,7 +177,8 @@ def run_job(job: Job, prep: PeftPrepared, models: Models) -> dict:
             before = _probes(loaded.model, loaded.tokenizer, prompts, params)
         with stages.track("adapter load"):
             adapter_model = switch.attach()
-        by_category = _measure({"adapter": adapter_model}, loaded.tokenizer, prompts, params, stages, "adapter")["adapter"]
+        timed = _measure({"adapter": adapter_model}, loaded.tokenizer, prompts, params, stages, "adapter")
+        by_category = timed["adapter"]
         switch.detach()
         with stages.track("base check after"):
             after = _probes(switch.base, loaded.tokenizer, prompts, params)
@@ -196,7 +199,8 @@ def run_job(job: Job, prep: PeftPrepared, models: Models) -> dict:
             "adapter": {**footprint, "origin": "trained" if job.source.path else "fresh",
                         "source": job.source.name, "peft_config": switch.peft_config},
             "sizes": {"base_model_bytes": base_bytes, "adapter_bytes": footprint.get("adapter_bytes")},
-            "stages": stages.to_dict(), "peak_rss_bytes": stages.peak_rss_bytes, "peak_gpu_bytes": stages.peak_gpu_bytes}
+            "stages": stages.to_dict(), "peak_rss_bytes": stages.peak_rss_bytes,
+            "peak_gpu_bytes": stages.peak_gpu_bytes}
 
 
 def run(prep: PeftPrepared, ctx: RunContext) -> RunResult:

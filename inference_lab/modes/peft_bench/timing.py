@@ -116,7 +116,7 @@ def overall_metrics(by_category: dict[str, dict], base_by_category: dict[str, di
     same), tokens likewise, time per token = the two divided; the overhead % on those sums, with its interval."""
 
     def totals(categories: dict[str, dict]) -> tuple[float | None, float | None]:
-        metrics = [c["metrics"] if "metrics" in c else c for c in categories.values()]
+        metrics = [c.get("metrics", c) for c in categories.values()]
         times = [median_of(m["inference_time_s"]) for m in metrics]
         tokens = [median_of(m["generated_tokens"]) for m in metrics]
         if not times or None in times or None in tokens:
