@@ -94,7 +94,7 @@ ALLOWED = {
     "core": {"top"},
     "demo_kit.pure": {"core"},
     "models": {"core", "demo_kit.pure"},
-    "engines": {"core", "models"},
+    "engines": {"core", "models", "demo_kit", "demo_kit.pure"},
     "ui": {"core"},
     "demo_kit": {"core", "models", "ui", "demo_kit.pure"},
     "presets": {"core"},

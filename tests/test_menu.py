@@ -315,7 +315,7 @@ def test_preview_follows_the_guide_batching():
 
 def test_answers_are_checked_by_the_config_model():
     data = InferenceConfig().model_dump(mode="json")
-    assert "greater than 0" in problem(data, "batch_size", "0")
+    assert "between 1 and 65536" in problem(data, "batch_size", "0")
     assert "unknown method 'greedy'" in problem(data, "methods_to_test", ["greedy"])
     assert problem(data, "top_p", "0.5") is None and coerce(data, "top_p", "0.5") == 0.5
     assert problem(data, "num_completions", [1, 2]) is None

@@ -19,6 +19,10 @@ def cuda_available() -> bool:
         return False
 
 
+def gpu_count() -> int:
+    return torch.cuda.device_count() if cuda_available() else 0
+
+
 def resolve_device(requested: str = "auto") -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if cuda_available() else "cpu")

@@ -69,11 +69,18 @@ def _interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
 
 def bootstrap_median_ci(values: Sequence[float], confidence: float = CONFIDENCE,
                         resamples: int = RESAMPLES) -> tuple[float, float] | None:
+    return bootstrap_percentile_ci(values, 50.0, confidence, resamples)
+
+
+def bootstrap_percentile_ci(values: Sequence[float], q: float, confidence: float = CONFIDENCE,
+                            resamples: int = RESAMPLES) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the q-th percentile (q=50: the median). A tail percentile from few values
+    is mostly the sample maximum: its interval is wide, honestly so."""
     data = _clean(values)
     if data.size < 2:
         return None
     picks = _rng().integers(0, data.size, size=(resamples, data.size))
-    return _interval(np.median(data[picks], axis=1), confidence)
+    return _interval(np.percentile(data[picks], q, axis=1), confidence)
 
 
 def summarize(values: Sequence[float | None], confidence: float = CONFIDENCE) -> Stats | None:

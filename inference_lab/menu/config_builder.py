@@ -19,7 +19,7 @@ from ..core.errors import RunFailed
 from ..modes import MODES
 from ..modes.methods.config import MethodsConfig
 from ..modes.methods.preview import preview_table
-from ..modes.methods.registry import REGISTRY, method_names
+from ..modes.methods.registry import REGISTRY, default_method_names, method_names
 from .execute import run_config
 from .fields import ask_field, ask_fields, default_of, problem, show
 from .io import UI, Back
@@ -79,7 +79,7 @@ def ask_assistant(ui: UI, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def ask_methods(ui: UI, data: dict[str, Any]) -> dict[str, Any]:
-    chosen = data.get("methods_to_test") or method_names()
+    chosen = data.get("methods_to_test") or default_method_names()
     options = [(f"{name}: {info.description}", name) for name, info in REGISTRY.methods.items()]
     picked = ui.checkbox("methods_to_test", options, checked=chosen,
                          validate=lambda a: bool(a) or "pick at least one method (space toggles)",

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ..core.errors import UserError
+
 
 def encode_batch(tokenizer, prompts: Sequence[str], device: torch.device | str = "cpu"):
     tokenizer.padding_side = "left"
@@ -64,3 +66,13 @@ def greedy_generate(model, tokenizer, prompts: Sequence[str], max_new_tokens: in
                              pad_token_id=tokenizer.pad_token_id, **generate_kwargs)
         texts.extend(decode(tokenizer, split_new_tokens(model, tokenizer, out, encoded["input_ids"].shape[1])))
     return texts
+
+
+def format_prompts(tokenizer, prompts: list[str], use_chat_template: bool) -> list[str]:
+    """The prompts as the model sees them: as given, or wrapped in the tokenizer's chat template."""
+    if not use_chat_template:
+        return list(prompts)
+    if not getattr(tokenizer, "chat_template", None):
+        raise UserError("use_chat_template: the tokenizer has no chat template")
+    return [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+            for p in prompts]

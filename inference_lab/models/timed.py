@@ -14,7 +14,8 @@ main and assistant models are counted by pre-hooks (speculative acceptance is de
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -50,10 +51,13 @@ def tpot(e2el_s: float, ttft_s: float | None, output_tokens: int) -> float | Non
 
 
 class ForwardCounter:
-    """Counts forward calls of a module (a pre-hook: works with compiled forwards too)."""
+    """Counts forward calls of a module with a pre-hook. A compiled call must not see it: dynamo traces the hook and
+    guards on the counter's value, so every step recompiles (measured: the recompile limit hit within one call);
+    `paused()` takes it off for such calls."""
 
     def __init__(self, module: torch.nn.Module | None):
         self.calls = 0
+        self.module = module
         self._handle = module.register_forward_pre_hook(self._hook) if module is not None else None
 
     def _hook(self, *_args) -> None:
@@ -65,6 +69,16 @@ class ForwardCounter:
     def remove(self) -> None:
         if self._handle is not None:
             self._handle.remove()
+            self._handle = None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self.remove()
+        try:
+            yield
+        finally:
+            if self.module is not None:
+                self._handle = self.module.register_forward_pre_hook(self._hook)
 
 
 def _installed(module: str) -> bool:

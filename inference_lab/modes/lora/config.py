@@ -114,6 +114,13 @@ class LoraConfig(ModelSettings):
     answer: AnswerSection = Field(default_factory=AnswerSection)
 
     @model_validator(mode="after")
+    def _pretrained_only(self) -> LoraConfig:
+        if self.weights == "random":
+            raise ValueError("weights: 'random' measures speed and memory only; the lora mode scores accuracy "
+                             "(use the methods mode for random-weight architectures)")
+        return self
+
+    @model_validator(mode="after")
     def _mixed_needs_unmerged(self) -> LoraConfig:
         if self.inference.strategy == "mixed" and not self.inference.use_peft_directly:
             raise ValueError("inference.strategy 'mixed' needs inference.use_peft_directly: true "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ...models.settings import ModelSettings
 from .data import DEFAULT_LETTERS
@@ -55,6 +55,13 @@ class MCQConfig(ModelSettings):
     limit: int | None = Field(None, gt=0, description="score only the first N questions")
     warmup_runs: int = Field(1, ge=0, le=100, description="untimed scoring passes over the first batch per variant")
     output_dir: str = Field("results", description="folder that run folders are created in")
+
+    @model_validator(mode="after")
+    def _pretrained_only(self) -> MCQConfig:
+        if self.weights == "random":
+            raise ValueError("weights: 'random' measures speed and memory only; the mcq mode scores accuracy "
+                             "(use the methods mode for random-weight architectures)")
+        return self
 
     @field_validator("batch_size")
     @classmethod

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ...core.config import Seed
 from ...models.settings import ModelSettings
+from ...models.synthetic import Workload
 
 DEFAULT_PROMPTS = [
     "generate short bed time story containing word elephant and cake",
@@ -29,7 +30,10 @@ class MethodsConfig(ModelSettings):
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     top_k: int = Field(50, ge=0)
     num_completions: int | list[int] = Field(3, description="completions per prompt: one number or one per prompt")
-    batch_size: int = Field(4, gt=0, le=65536)
+    batch_size: int | Literal["auto"] = Field(
+        4, description="rows per generate call for batched methods; auto = the largest that fits, halving from "
+                       "max_batch_size on out-of-memory (what was tried is recorded)")
+    max_batch_size: int = Field(64, gt=0, le=65536, description="where batch_size auto starts")
     methods_to_test: list[str] | None = Field(None, description="null = all registered methods")
     prompts: list[str] = Field(default_factory=lambda: list(DEFAULT_PROMPTS), min_length=1)
     use_speculative_decoding: bool = False
@@ -43,6 +47,17 @@ class MethodsConfig(ModelSettings):
     num_runs: int = Field(3, gt=0, le=10000, description="timed rounds; each round runs every method once, "
                                                          "interleaved; medians and intervals are over rounds")
     output_dir: str = Field("results", description="folder that run folders are created in")
+    workload: Workload | None = Field(
+        None, description="a synthetic workload instead of prompts: batch_size rows of prompt_tokens random ids, each "
+                          "decoding exactly new_tokens (EOS ignored), so every method does the same work; with "
+                          "weights: random, the only workload there is")
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch_positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 0 < value <= 65536:
+            raise ValueError("must be between 1 and 65536, or 'auto'")
+        return value
 
     @field_validator("num_completions")
     @classmethod
@@ -85,10 +100,34 @@ class MethodsConfig(ModelSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _random_weights_need_a_workload(self) -> MethodsConfig:
+        if self.weights == "random" and self.workload is None:
+            raise ValueError("weights: 'random' needs a workload ({prompt_tokens, new_tokens, batch_size}): a random "
+                             "model has no tokenizer for text prompts")
+        return self
+
     def completions_per_prompt(self) -> list[int]:
+        if self.workload is not None:
+            return [1] * len(self.effective_prompts())
         if isinstance(self.num_completions, list):
             return list(self.num_completions)
         return [self.num_completions] * len(self.prompts)
+
+    # --- what actually runs -------------------------------------------------------------------------------------
+
+    def effective_prompts(self) -> list[str]:
+        """The prompts the plan is made of: the config's, or one placeholder per synthetic row of the workload."""
+        if self.workload is None:
+            return list(self.prompts)
+        rows = self.workload.fixed_batch_size() or self.max_batch_size
+        return [f"<synthetic row {i}: {self.workload.prompt_tokens} random ids>" for i in range(rows)]
+
+    def effective_max_new_tokens(self) -> int:
+        return self.workload.new_tokens if self.workload is not None else self.max_new_tokens
+
+    def effective_batch_size(self) -> int | Literal["auto"]:
+        return self.workload.batch_size if self.workload is not None else self.batch_size
 
     # --- the spine's questions ---------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from .results import RANKING_METRIC, ranking_lines
 
 # Units live in the headers so cells stay narrow enough for a 100-column terminal.
 COLUMNS = ("method", "batch", "tok/s [95% CI]", "p50 ms", "TTFT ms", "TPOT ms", "% roof", "peak RSS MiB",
-           "peak GPU MiB", "accept", "status / note")
+           "peak GPU MiB", "J/tok", "accept", "status / note")
 
 
 def _ms(value: float | None) -> str:
@@ -26,6 +26,11 @@ def _median(stats: dict | None) -> float | None:
     return stats["median"] if stats else None
 
 
+def _joules(energy: dict | None) -> str:
+    per_token = (energy or {}).get("joules_per_token")
+    return "-" if not per_token else f"{per_token['median']:.3g}"
+
+
 def rate_with_ci(stats: dict | None) -> str:
     if not stats:
         return "-"
@@ -37,8 +42,10 @@ def rate_with_ci(stats: dict | None) -> str:
 
 def columns(summary: dict) -> list[str]:
     """All columns, less 'peak GPU MiB' for runs that had no GPU."""
-    has_gpu = any(m.get("peak_gpu_bytes") is not None for m in summary.get("methods", []))
-    return [c for c in COLUMNS if has_gpu or c != "peak GPU MiB"]
+    methods = summary.get("methods", [])
+    has_gpu = any(m.get("peak_gpu_bytes") is not None for m in methods)
+    has_energy = any((m.get("energy") or {}).get("available") for m in methods)
+    return [c for c in COLUMNS if (has_gpu or c != "peak GPU MiB") and (has_energy or c != "J/tok")]
 
 
 def method_notes(summary: dict) -> list[str]:
@@ -58,6 +65,18 @@ def _own_notes(m: dict) -> list[str]:
     if m.get("beams"):
         own.append(f"beam search: ranked on returned completions; {m['beams']} beams decoded per prompt "
                    "(generated tokens/s counts them all)")
+    compiled = m.get("compile")
+    if compiled:
+        shapes = ", ".join(f"batch {s['batch_size']}: {s['compile_seconds']:.1f} s ({s['graphs']} graph"
+                           f"{'s' * (s['graphs'] != 1)})" for s in compiled["shapes"])
+        own.append(f"compiled ({compiled['mode']}): compile {shapes}, never in a latency; {compiled['recompiles']} "
+                   f"recompile(s), {compiled['graphs_during_timing']} during timed calls")
+    if m.get("batch_auto"):
+        tried = ", ".join(f"{t['batch_size']} ({t['outcome']})" for t in m["batch_auto"])
+        own.append(f"batch_size auto: tried {tried}")
+    energy = m.get("energy")
+    if energy and not energy.get("available"):
+        own.append(f"energy: {energy.get('reason')}")
     return own
 
 
@@ -78,6 +97,7 @@ def method_rows(summary: dict) -> list[list[str]]:
             "TTFT ms": _ms(_median(m.get("ttft_s"))), "TPOT ms": _ms(_median(m.get("tpot_s"))),
             "% roof": "-" if roof is None else (f"{roof:.0f}%" if roof >= 10 else f"{roof:.2g}%"),
             "peak RSS MiB": _mib(m.get("peak_rss_bytes")), "peak GPU MiB": _mib(m.get("peak_gpu_bytes")),
+            "J/tok": _joules(m.get("energy")),
             "accept": f"{accept:.0%}" if accept is not None else "-", "status / note": note,
         }
         rows.append([cells[c] for c in columns(summary)])

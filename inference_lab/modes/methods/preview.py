@@ -29,7 +29,7 @@ class MethodPreview:
 
 
 def method_previews(config: MethodsConfig) -> list[MethodPreview]:
-    items = flatten(config.prompts, config.completions_per_prompt())
+    items = flatten(config.effective_prompts(), config.completions_per_prompt())
     assistant_error = None if config.assistant_model else "no assistant_model configured"
     previews = []
     for plan in build_plans(config, assistant_error=assistant_error):
@@ -40,7 +40,7 @@ def method_previews(config: MethodsConfig) -> list[MethodPreview]:
         timed = len(items) * config.num_runs
         warm = len(groups[0]) * config.warmup_runs
         rows = max(len(g) for g in groups) if plan.beams_per_prompt else plan.batch_size
-        previews.append(MethodPreview(plan.name, rows, len(groups), (timed + warm) * config.max_new_tokens,
+        previews.append(MethodPreview(plan.name, rows, len(groups), (timed + warm) * config.effective_max_new_tokens(),
                                       plan.notes))
     return previews
 
@@ -59,10 +59,14 @@ def preview_table(config: MethodsConfig, title: str = "What will run") -> Group:
     counts = config.completions_per_prompt()
     per_prompt_text = str(counts[0]) if len(set(counts)) == 1 else "/".join(map(str, counts))
     runnable = sum(p.rows_per_call is not None for p in previews)
-    caption = (f"{_plural(runnable, 'method')} x {_plural(len(config.prompts), 'prompt')} x {per_prompt_text} "
+    prompts = len(config.effective_prompts())
+    caption = (f"{_plural(runnable, 'method')} x {_plural(prompts, 'prompt')} x {per_prompt_text} "
                f"completions = {sum(counts)} completions per round; {_plural(config.num_runs, 'timed round')} "
                f"(+{config.warmup_runs} warm-up); up to {total_tokens(previews):,} new tokens in total "
-               f"(max_new_tokens {config.max_new_tokens})")
+               f"(max_new_tokens {config.effective_max_new_tokens()})"
+               + ("; batch_size auto: rows per call settle at warm-up"
+                  if config.effective_batch_size() == "auto" else "")
+               + (f"; synthetic workload, {config.weights} weights" if config.workload is not None else ""))
     assistant = config.assistant_model or "none"
     table = Table(title=f"{title}: model {config.main_model}, assistant {assistant}, device {config.device}",
                   caption=caption, box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left")

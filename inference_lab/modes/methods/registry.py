@@ -30,6 +30,8 @@ class MethodPlan:
     generate_kwargs: dict[str, Any]
     beams_per_prompt: bool = False  # one call per prompt returning all of its completions
     draft_source: str | None = None  # "assistant" | "prompt_lookup" | None
+    compiled: bool = False  # static KV cache + compiled decode step (models/compiled.py)
+    auto_batch: bool = False  # batch_size is where `batch_size: auto` starts halving on out-of-memory
     notes: tuple[str, ...] = ()
 
     def with_note(self, note: str) -> MethodPlan:
@@ -47,6 +49,7 @@ class MethodInfo:
     name: str
     description: str
     plan: Callable[..., MethodPlan]
+    default: bool = True  # run when methods_to_test is null
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,9 @@ class Registry:
 REGISTRY = Registry()
 
 
-def register_method(name: str, description: str):
+def register_method(name: str, description: str, *, default: bool = True):
     def decorate(fn: Callable[..., MethodPlan]) -> Callable[..., MethodPlan]:
-        REGISTRY.methods[name] = MethodInfo(name, description, fn)
+        REGISTRY.methods[name] = MethodInfo(name, description, fn, default)
         return fn
 
     return decorate
@@ -85,6 +88,11 @@ def method_names() -> list[str]:
     return list(REGISTRY.methods)
 
 
+def default_method_names() -> list[str]:
+    """What `methods_to_test: null` runs: every method not registered with default=False."""
+    return [name for name, info in REGISTRY.methods.items() if info.default]
+
+
 def split_method_name(name: str) -> tuple[str, str | None]:
     """'batched_speculative' -> ('batched', 'speculative'); 'batched' -> ('batched', None)."""
     for variant in REGISTRY.variants:
@@ -92,6 +100,15 @@ def split_method_name(name: str) -> tuple[str, str | None]:
         if name.endswith(suffix) and name[: -len(suffix)] in REGISTRY.methods:
             return name[: -len(suffix)], variant
     return name, None
+
+
+def rows_per_call(config) -> tuple[int, bool]:
+    """(rows per generate call for batched methods, whether `batch_size: auto` still has to settle it)."""
+    size = config.effective_batch_size()
+    if size == "auto":
+        total = sum(config.completions_per_prompt())
+        return max(1, min(config.max_batch_size, total)), True
+    return size, False
 
 
 def sampling_kwargs(config) -> dict[str, Any]:
@@ -111,7 +128,8 @@ def standard(config) -> MethodPlan:
 
 @register_method("batched", "the config's decoding, batch_size rows per call, left-padded")
 def batched(config) -> MethodPlan:
-    return MethodPlan("batched", "batched", None, config.batch_size, sampling_kwargs(config))
+    rows, auto = rows_per_call(config)
+    return MethodPlan("batched", "batched", None, rows, sampling_kwargs(config), auto_batch=auto)
 
 
 @register_method("beam_search", "beam search per prompt: num_completions beams and returned sequences, no sampling")
@@ -124,8 +142,19 @@ def beam_search(config) -> MethodPlan:
                  f"{NUCLEUS_TEMPERATURE}, top_k off, batch_size rows per call")
 def nucleus_sampling(config) -> MethodPlan:
     kwargs = {"do_sample": True, "top_p": NUCLEUS_TOP_P, "temperature": NUCLEUS_TEMPERATURE, "top_k": 0}
-    return MethodPlan("nucleus_sampling", "nucleus_sampling", None, config.batch_size, kwargs,
+    rows, auto = rows_per_call(config)
+    return MethodPlan("nucleus_sampling", "nucleus_sampling", None, rows, kwargs, auto_batch=auto,
                       notes=(f"top_p={NUCLEUS_TOP_P}, temperature={NUCLEUS_TEMPERATURE} fixed (config ignored)",))
+
+
+@register_method("compiled", "the config's decoding, batch_size rows per call, with a static KV cache and a compiled "
+                             "decode step (gpt-fast's way; compile time reported apart, never in a latency)",
+                 default=False)  # tens of seconds of compiling per batch size on CPU: run only when listed
+def compiled(config) -> MethodPlan:
+    rows, auto = rows_per_call(config)
+    return MethodPlan("compiled", "compiled", None, rows, sampling_kwargs(config), compiled=True, auto_batch=auto,
+                      notes=("static cache + torch.compile of the decode step; compile time and recompiles are "
+                             "reported apart (warm-up per batch size)",))
 
 
 # --- variants ------------------------------------------------------------------------------------------
@@ -135,7 +164,9 @@ def _one_row_at_a_time(plan: MethodPlan, variant: str, what: str) -> MethodPlan 
     name = f"{plan.name}_{variant}"
     if plan.beams_per_prompt:
         return Skip(name, f"{what} cannot be combined with beam search in transformers: skipped")
-    new = replace(plan, name=name, variant=variant, batch_size=1)
+    if plan.compiled:
+        return Skip(name, f"{what} is not combined with the compiled static-cache decode step here: skipped")
+    new = replace(plan, name=name, variant=variant, batch_size=1, auto_batch=False)
     if plan.batch_size > 1:
         new = new.with_note(f"{what} supports one row per call in transformers: rows ran one at a time "
                             f"(batch_size {plan.batch_size} -> 1)")
@@ -162,7 +193,7 @@ def prompt_lookup(plan: MethodPlan, config, assistant_error: str | None = None) 
 
 def requested_names(config) -> list[str]:
     """Method names to run, in order: the listed (or all) methods, then their enabled variants."""
-    names = list(config.methods_to_test or method_names())
+    names = list(config.methods_to_test or default_method_names())
     bases = [n for n in names if split_method_name(n)[1] is None]
     extra: list[str] = []
     if config.use_speculative_decoding:

@@ -74,6 +74,9 @@ class MethodSummary:
     tokens_per_forward: float | None = None
     acceptance_rate: float | None = None
     roofline: dict | None = None
+    energy: dict | None = None  # joules per completion token (CUDA with NVML), or why there is none
+    compile: dict | None = None  # the compiled method: compile seconds, recompiles, graphs during timing
+    batch_auto: list | None = None  # batch_size auto: every size tried and its outcome
     noisy: str | None = None  # why its spread is too wide to trust, if it is
     per_round: dict[str, list] = field(default_factory=dict)  # samples behind every interval and ranking
     sample_output: str | None = None

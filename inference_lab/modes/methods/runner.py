@@ -1,21 +1,27 @@
 """The methods mode: every requested method over prompts x completions, measured in interleaved rounds.
 
-Order of work: every method is warmed up first (`warmup_runs` untimed calls on its first batch); then
-`num_runs` timed rounds, each running every method once over all its batches (A B C, A B C, ...), so a change
-in the machine's speed during the run hits every method alike and the per-round samples can be compared
-paired. Each method's pass within a round runs under its own peak-memory tracker.
+Order of work: every method is warmed up first (`warmup_runs` untimed calls on its first batch; for `compiled` the
+first call of each batch size compiles, and that time is reported apart; for `batch_size: auto` the warm-up halves
+the batch on out-of-memory until it fits); then `num_runs` timed rounds, each running every method once over all
+its batches (A B C, A B C, ...), so a change in the machine's speed during the run hits every method alike and the
+per-round samples can be compared paired. Each method's pass within a round runs under its own peak-memory tracker
+(and, on CUDA, its own energy meter).
 
-Records stream to results.jsonl: one `batch` record per generate call, then one `round` record when a
-method's pass is complete (with its memory peaks). A resumed run keeps exactly the passes that have their
-round record (a pass cut by a kill is measured again), repeats the warm-up in the new process, and runs the
-rest. A combination transformers refuses is `unsupported` with its reason; an out-of-memory error or another
-failure in one method marks it `failed` and the other methods go on.
+Records stream to results.jsonl: one `batch` record per generate call, then one `round` record when a method's
+pass is complete (with its memory peaks). A resumed run keeps exactly the passes that have their round record (a
+pass cut by a kill is measured again), repeats the warm-up in the new process, reuses the batch sizes `auto` chose
+(`auto_batch` records), and runs the rest. A combination transformers refuses is `unsupported` with its reason; an
+out-of-memory error or another failure in one method marks it `failed` and the other methods go on.
+
+With a synthetic `workload`, every row is `prompt_tokens` random ids decoding exactly `new_tokens` (EOS ignored), so
+every method does the same work; with `weights: random` the results are labelled speed and memory only.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ...core import device as dev
@@ -24,9 +30,11 @@ from ...core.errors import LabError, UserError, first_line
 from ...core.measure import PeakMemory
 from ...core.roofline import bytes_per_step, roofline
 from ...models.loading import LoadedModel, load_model
+from ...models.textgen import format_prompts
 from ...models.timed import ForwardCounter, cache_kwargs, timed_generate
 from .config import MethodsConfig
 from .planning import WorkItem, batches, flatten, per_prompt
+from .preflight import preflight
 from .registry import MethodPlan, Skip, build_plans, requested_names
 from .results import BatchRecord, MethodSummary, aggregate, rankings
 
@@ -39,22 +47,20 @@ class MethodsPrepared(Prepared):
     assistant_error: str | None = None
     plans: list[MethodPlan | Skip] = field(default_factory=list)
     prompts: list[str] = field(default_factory=list)
+    synthetic: Any = None  # (rows, prompt_tokens) tensor of random ids for a workload, else None
     bandwidth: dict | None = None
-
-
-def format_prompts(tokenizer, prompts: list[str], use_chat_template: bool) -> list[str]:
-    if not use_chat_template:
-        return list(prompts)
-    if not getattr(tokenizer, "chat_template", None):
-        raise UserError("use_chat_template: the tokenizer has no chat template")
-    return [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
-            for p in prompts]
+    memory_estimate: dict | None = None
 
 
 def prepare(config: MethodsConfig, log=lambda _m: None, *, main: LoadedModel | None = None,
             assistant: LoadedModel | None = None) -> MethodsPrepared:
-    """Load the models (or take loaded ones: tests reuse them) and plan the methods; nothing is written."""
-    cache_kwargs(config.cache_implementation, dev.resolve_device(config.device))  # fail before a slow load
+    """Check memory, load the models (or take loaded ones: tests reuse them) and plan the methods; nothing written."""
+    from ...models.bandwidth import device_bandwidth
+    from ...models.synthetic import synthetic_batch
+
+    device = dev.resolve_device(config.device)
+    cache_kwargs(config.cache_implementation, device)  # fail before a slow load
+    estimate = preflight(config, device) if main is None else None
     if main is None:
         log(f"loading main model '{config.main_model}'")
         main = load_model(config.main_model, config, field_name="main_model")
@@ -72,15 +78,26 @@ def prepare(config: MethodsConfig, log=lambda _m: None, *, main: LoadedModel | N
     if assistant is not None and assistant.model.config.vocab_size != main.model.config.vocab_size:
         raise UserError("assistant_model: vocabulary differs from the main model's; speculative decoding here "
                         "needs a shared tokenizer")
-    from ...models.bandwidth import device_bandwidth
-
+    flags = []
+    if config.weights == "random":
+        # Random draft and main models almost never agree, so acceptance (and the speed-up it buys) says nothing
+        # about trained models; the speculative rows still show what drafting costs at this shape.
+        flags.append("random weights: speed and memory only (outputs are meaningless, correctness checks skipped; "
+                     "speculative acceptance does not reflect trained models)")
+    synthetic = None
+    if config.workload is not None:
+        rows = len(config.effective_prompts())
+        synthetic = synthetic_batch(main.model.config, config.workload, config.seed, device,
+                                    batch_size=rows)["input_ids"]
+        prompts = config.effective_prompts()
+    else:
+        prompts = format_prompts(main.tokenizer, config.prompts, config.use_chat_template)
     models = {"main": main.report.to_dict(), "assistant": assistant.report.to_dict() if assistant else None,
               "assistant_error": assistant_error}
     return MethodsPrepared(
-        models=models, config=config, main=main, assistant=assistant, assistant_error=assistant_error,
-        plans=build_plans(config, assistant_error=assistant_error),
-        prompts=format_prompts(main.tokenizer, config.prompts, config.use_chat_template),
-        bandwidth=device_bandwidth(dev.resolve_device(main.report.device)),
+        models=models, flags=flags, config=config, main=main, assistant=assistant, assistant_error=assistant_error,
+        plans=build_plans(config, assistant_error=assistant_error), prompts=prompts, synthetic=synthetic,
+        bandwidth=device_bandwidth(dev.resolve_device(main.report.device)), memory_estimate=estimate,
     )
 
 
@@ -99,27 +116,77 @@ class _Measurer:
         self.cache = cache_kwargs(cfg.cache_implementation, self.device)
         self.main_calls = ForwardCounter(self.model)
         self.draft_calls = ForwardCounter(prep.assistant.model if prep.assistant else None)
+        self.new_tokens = cfg.effective_max_new_tokens()
+        self.exact = {}
+        if cfg.workload is not None:
+            from ...models.synthetic import exact_length_kwargs
+
+            self.exact = exact_length_kwargs(self.new_tokens, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
+        self._compiled = None
+        self.idle_watts: float | None = None
+
+    def compiled(self):
+        """One CompiledDecoding for the run: a static cache long enough for the longest prompt plus the new tokens."""
+        if self._compiled is None:
+            from ...models.compiled import CompiledDecoding
+
+            if self.prep.synthetic is not None:
+                longest = self.prep.synthetic.shape[1]
+            else:
+                longest = max(len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in self.prep.prompts)
+            self._compiled = CompiledDecoding(self.model, max_cache_len=longest + self.new_tokens + 1)
+        return self._compiled
 
     def close(self) -> None:
         self.main_calls.remove()
         self.draft_calls.remove()
 
+    def inputs(self, texts_in: list[str], items: list[WorkItem]):
+        """Text prompts (left-padded by the timed generate), or the workload's random-id rows of these items."""
+        if self.prep.synthetic is None:
+            return texts_in
+        rows = self.prep.synthetic[[item.prompt_index for item in items]]
+        import torch
+
+        return {"input_ids": rows, "attention_mask": torch.ones_like(rows)}
+
     def measure(self, plan: MethodPlan, items: list[WorkItem], run: int, index: int, seed: int) -> BatchRecord:
+        from ...models.compiled import _dynamo_graphs
+
         prompts = self.prep.prompts
         if plan.beams_per_prompt:
             texts_in = [prompts[items[0].prompt_index]]
             computed_rows = max(2, len(items))  # every beam is decoded; len(items) of them come back
             extra = {"num_beams": computed_rows, "num_return_sequences": len(items), "early_stopping": True}
+            inputs = self.inputs(texts_in, items[:1])
         else:
             texts_in = [prompts[item.prompt_index] for item in items]
             computed_rows, extra = len(items), {}
-        kwargs = {**plan.generate_kwargs, **extra, **self.cache, "max_new_tokens": self.prep.config.max_new_tokens}
+            inputs = self.inputs(texts_in, items)
+        kwargs = {**plan.generate_kwargs, **extra, **self.cache, "max_new_tokens": self.new_tokens, **self.exact}
         if plan.draft_source == "assistant":
             kwargs["assistant_model"] = self.prep.assistant.model
-        timing = timed_generate(self.model, self.tokenizer, texts_in, generate_kwargs=kwargs, seed=seed,
-                                main_calls=self.main_calls,
-                                draft_calls=self.draft_calls if plan.draft_source == "assistant" else None,
-                                device=self.device)
+        graphs = None
+        if plan.compiled:
+            from ...models.textgen import encode_batch
+
+            compiled = self.compiled()
+            encoded = inputs if isinstance(inputs, dict) else encode_batch(self.tokenizer, inputs, self.device)
+            sampling = {k: v for k, v in kwargs.items() if k not in {"max_new_tokens", "cache_implementation"}}
+            with self.main_calls.paused():
+                compiled.warm_up(encoded["input_ids"], encoded["attention_mask"], self.new_tokens, **sampling)
+            import torch
+
+            with torch.inference_mode():  # the static cache's tensors are inference tensors: reset them inside it
+                kwargs = {**sampling, "max_new_tokens": self.new_tokens, **compiled.generate_kwargs(len(items))}
+            inputs, graphs = encoded, _dynamo_graphs()
+        with self.main_calls.paused() if plan.compiled else nullcontext():
+            timing = timed_generate(self.model, self.tokenizer, inputs, generate_kwargs=kwargs, seed=seed,
+                                    main_calls=None if plan.compiled else self.main_calls,
+                                    draft_calls=self.draft_calls if plan.draft_source == "assistant" else None,
+                                    device=self.device)
+        if graphs is not None and run >= 0:
+            self._compiled.graphs_during_timing += _dynamo_graphs() - graphs
         completion = timing.total_new_tokens
         return BatchRecord(
             method=plan.name, run=run, batch_index=index, prompt_indices=[i.prompt_index for i in items],
@@ -128,7 +195,9 @@ class _Measurer:
             steps=timing.steps, new_tokens=timing.new_tokens, completion_tokens=completion,
             generated_tokens=computed_rows * timing.steps if plan.draft_source is None else completion,
             tokens_per_s=completion / timing.e2el_s if timing.e2el_s > 0 else 0.0,
-            forward_calls=timing.forward_calls, draft_forward_calls=timing.draft_forward_calls, texts=timing.texts,
+            # the compiled call runs without the counter's hook (see ForwardCounter): one forward per decoding step
+            forward_calls=timing.steps if plan.compiled else timing.forward_calls,
+            draft_forward_calls=timing.draft_forward_calls, texts=timing.texts,
             pid=os.getpid(),
         )
 
@@ -137,16 +206,18 @@ def _batch_record(row: dict) -> BatchRecord:
     return BatchRecord(**{k: v for k, v in row.items() if k != "kind"})
 
 
-def _kept_passes(ctx: RunContext) -> tuple[dict[tuple[str, int], list[BatchRecord]], dict[tuple[str, int], dict]]:
-    """On resume: the (method, round) passes that finished (their round record exists); the rest is dropped."""
+def _kept(ctx: RunContext) -> tuple[dict, dict, dict]:
+    """On resume: the (method, round) passes that finished (their round record exists), the batch sizes `auto`
+    settled on; the rest is dropped."""
     rows = ctx.records()
     rounds = {(r["method"], r["run"]): r for r in rows if r.get("kind") == "round"}
-    ctx.folder.keep_records(lambda r: (r["method"], r["run"]) in rounds)
+    autos = {r["method"]: r for r in rows if r.get("kind") == "auto_batch"}
+    ctx.folder.keep_records(lambda r: r.get("kind") == "auto_batch" or (r["method"], r["run"]) in rounds)
     kept: dict[tuple[str, int], list[BatchRecord]] = {}
     for row in rows:
         if row.get("kind", "batch") == "batch" and (row["method"], row["run"]) in rounds:
             kept.setdefault((row["method"], row["run"]), []).append(_batch_record(row))
-    return kept, rounds
+    return kept, rounds, autos
 
 
 def _roofline(prep: MethodsPrepared, plan: MethodPlan, summary: MethodSummary) -> dict | None:
@@ -155,9 +226,12 @@ def _roofline(prep: MethodsPrepared, plan: MethodPlan, summary: MethodSummary) -
     from ...models.bandwidth import model_shape
 
     shape = model_shape(prep.main.model)
-    tokenizer = prep.main.tokenizer
-    prompt_tokens = sum(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prep.prompts)
-    prompt_tokens /= len(prep.prompts)
+    if prep.synthetic is not None:
+        prompt_tokens = float(prep.synthetic.shape[1])
+    else:
+        tokenizer = prep.main.tokenizer
+        prompt_tokens = sum(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prep.prompts)
+        prompt_tokens /= len(prep.prompts)
     rows = summary.beams or summary.effective_batch_size or 1
     new = (summary.completion_tokens_per_run or 0) / max(summary.completions, 1)
     result = roofline(bytes_per_step(shape, rows, prompt_tokens, new), summary.tpot_s["median"],
@@ -165,29 +239,54 @@ def _roofline(prep: MethodsPrepared, plan: MethodPlan, summary: MethodSummary) -
     return result.to_dict() if result else None
 
 
+def _settle_batch(plan: MethodPlan, items: list[WorkItem], measurer: _Measurer, seed: int) -> tuple[MethodPlan, list]:
+    """`batch_size: auto`: the largest rows per call that run, halving from the plan's start on out-of-memory."""
+    from ...models.batch_auto import largest_fitting_batch
+
+    def try_rows(rows: int) -> BatchRecord:
+        return measurer.measure(replace(plan, batch_size=rows), items[:rows], -1, 0, seed)
+
+    _record, tried = largest_fitting_batch(try_rows, plan.batch_size)
+    return replace(plan, batch_size=tried[-1]["batch_size"], auto_batch=False), tried
+
+
 def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
     cfg = prep.config
-    items = flatten(cfg.prompts, cfg.completions_per_prompt())
-    plans = prep.plans
-    kept, round_rows = _kept_passes(ctx) if ctx.resuming else ({}, {})
+    items = flatten(prep.prompts, cfg.completions_per_prompt())
+    plans = list(prep.plans)
+    kept, round_rows, autos = _kept(ctx) if ctx.resuming else ({}, {}, {})
     if ctx.resuming:
         ctx.log(f"resuming: {len(kept)} finished method passes kept")
+    plans = [replace(p, batch_size=autos[p.name]["batch_size"], auto_batch=False)
+             if isinstance(p, MethodPlan) and p.name in autos else p for p in plans]
     summaries: dict[str, MethodSummary] = {}
     records: dict[str, list[BatchRecord]] = {}
     peaks: dict[str, dict[int, dict]] = {}
+    energy: dict[str, dict[int, dict]] = {}
+
+    def describe(plan: MethodPlan) -> None:
+        groups = groups_for(plan, items)
+        summary = summaries[plan.name]
+        summary.effective_batch_size = plan.batch_size
+        summary.completions = sum(len(g) for g in groups)
+        summary.batches_per_run = len(groups)
+        summary.beams = max(2, max(len(g) for g in groups)) if plan.beams_per_prompt else None
+
     for plan in plans:
         if isinstance(plan, Skip):
             summaries[plan.name] = MethodSummary(plan.name, None, None, status="skipped", reason=plan.reason)
             continue
-        groups = groups_for(plan, items)
-        summaries[plan.name] = MethodSummary(
-            plan.name, plan.base_method, plan.variant, status="ok", notes=list(plan.notes),
-            effective_batch_size=plan.batch_size, generate_settings=dict(plan.generate_kwargs),
-            completions=sum(len(g) for g in groups), batches_per_run=len(groups),
-            beams=max(2, max(len(g) for g in groups)) if plan.beams_per_prompt else None)
+        summaries[plan.name] = MethodSummary(plan.name, plan.base_method, plan.variant, status="ok",
+                                             notes=list(plan.notes), generate_settings=dict(plan.generate_kwargs))
+        if plan.name in autos:
+            summaries[plan.name].batch_auto = autos[plan.name]["tried"]
+        describe(plan)
         records[plan.name] = [r for (m, _run), rows in sorted(kept.items()) if m == plan.name for r in rows]
         peaks[plan.name] = {run: {"rss": row.get("peak_rss_bytes"), "gpu": row.get("peak_gpu_bytes")}
                             for (m, run), row in round_rows.items() if m == plan.name}
+        energy[plan.name] = {run: row["energy"] for (m, run), row in round_rows.items() if m == plan.name
+                             and row.get("energy")}
+    measurer = _Measurer(prep)
 
     def payload() -> dict:
         done = []
@@ -196,20 +295,24 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
             if isinstance(plan, MethodPlan):
                 aggregate(summary, records[plan.name], peaks[plan.name])
                 summary.roofline = _roofline(prep, plan, summary)
+                summary.energy = _energy(energy[plan.name], records[plan.name])
+                if plan.compiled and measurer._compiled is not None:
+                    summary.compile = measurer._compiled.summary()
             done.append(summary.to_dict())
-        return {"work": {"prompts": len(cfg.prompts), "completions": len(items), "max_new_tokens": cfg.max_new_tokens,
-                         "warmup_runs": cfg.warmup_runs, "num_runs": cfg.num_runs, "interleaved": True},
-                "bandwidth": prep.bandwidth, "methods": done, "rankings": rankings(done)}
+        work = {"prompts": len(prep.prompts), "completions": len(items),
+                "max_new_tokens": cfg.effective_max_new_tokens(),
+                "warmup_runs": cfg.warmup_runs, "num_runs": cfg.num_runs, "interleaved": True,
+                "workload": cfg.workload.model_dump() if cfg.workload else None, "weights": cfg.weights}
+        return {"work": work, "bandwidth": prep.bandwidth, "memory_estimate": prep.memory_estimate, "methods": done,
+                "rankings": rankings(done)}
 
-    runnable = [p for p in plans if isinstance(p, MethodPlan)]
-    measurer = _Measurer(prep)
     position = {"where": "warm-up"}
 
     def fail(plan: MethodPlan, exc: BaseException) -> None:
         summary = summaries[plan.name]
         if isinstance(exc, (ValueError, TypeError, NotImplementedError)):
             summary.status, summary.reason = "unsupported", f"transformers refused: {first_line(exc)}"
-        elif dev.is_out_of_memory(exc):
+        elif dev.is_out_of_memory(exc) or isinstance(exc, LabError) and "out of memory" in str(exc):
             summary.status = "failed"
             summary.reason = (f"out of memory at {position['where']} (rows={plan.batch_size}); lower batch_size "
                               "or max_new_tokens")
@@ -219,50 +322,54 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
         ctx.progress.finish(plan.name, summary.status)
 
     try:
-        for plan in runnable:
-            todo = [run for run in range(cfg.num_runs) if (plan.name, run) not in kept]
-            ctx.progress.start(plan.name, len(todo) * summaries[plan.name].batches_per_run)
-            if not todo:
+        for i, plan in enumerate(plans):
+            if not isinstance(plan, MethodPlan):
                 continue
+            todo = [run for run in range(cfg.num_runs) if (plan.name, run) not in kept]
             try:
-                for warm in range(cfg.warmup_runs):
+                if plan.auto_batch:
+                    position["where"] = "batch_size auto"
+                    plan, tried = _settle_batch(plan, items, measurer, cfg.seed)
+                    plans[i] = plan
+                    summaries[plan.name].batch_auto = tried
+                    describe(plan)
+                    ctx.append([{"kind": "auto_batch", "method": plan.name, "batch_size": plan.batch_size,
+                                 "tried": tried}])
+                ctx.progress.start(plan.name, len(todo) * summaries[plan.name].batches_per_run)
+                position["where"] = "warm-up"
+                for warm in range(cfg.warmup_runs if todo else 0):
                     measurer.measure(plan, groups_for(plan, items)[0], -1, 0, cfg.seed + warm)
+            except KeyboardInterrupt:
+                raise
             except Exception as exc:  # noqa: BLE001 - a refused combination is this method's result
                 fail(plan, exc)
         dev.empty_cache()
         for run in range(cfg.num_runs):
-            for plan in runnable:
+            for plan in plans:
+                if not isinstance(plan, MethodPlan):
+                    continue
                 summary = summaries[plan.name]
                 if summary.status != "ok" or (plan.name, run) in kept:
                     continue
-                groups = groups_for(plan, items)
-                fresh: list[BatchRecord] = []
-                try:
-                    with PeakMemory(measurer.device) as memory:
-                        for index, group in enumerate(groups):
-                            position["where"] = f"round {run + 1}, batch {index + 1}/{len(groups)}"
-                            record = measurer.measure(plan, group, run, index, cfg.seed + 1000 * run + index)
-                            ctx.append([{"kind": "batch", **asdict(record)}])
-                            fresh.append(record)
-                            ctx.progress.advance(plan.name)
-                except KeyboardInterrupt:
-                    summary.status, summary.reason = "interrupted", "stopped: finished rounds kept"
-                    raise
-                except Exception as exc:  # noqa: BLE001 - one broken method must not lose the others' results
-                    fail(plan, exc)
+                fresh = _pass(plan, run, items, measurer, ctx, position, fail)
+                if fresh is None:
                     continue
-                ctx.append([{"kind": "round", "method": plan.name, "run": run, "batches": len(groups),
+                batch_records, memory, meter = fresh
+                ctx.append([{"kind": "round", "method": plan.name, "run": run, "batches": len(batch_records),
                              "peak_rss_bytes": memory.peak_rss_bytes, "peak_gpu_bytes": memory.peak_gpu_bytes,
-                             "pid": os.getpid()}])
-                records[plan.name].extend(fresh)
+                             "energy": meter, "pid": os.getpid()}])
+                records[plan.name].extend(batch_records)
                 peaks[plan.name][run] = {"rss": memory.peak_rss_bytes, "gpu": memory.peak_gpu_bytes}
+                if meter:
+                    energy[plan.name][run] = meter
                 ctx.checkpoint(payload())
-        for plan in runnable:
-            ctx.progress.finish(plan.name, summaries[plan.name].status)
+        for plan in plans:
+            if isinstance(plan, MethodPlan):
+                ctx.progress.finish(plan.name, summaries[plan.name].status)
     except KeyboardInterrupt:
-        for plan in runnable:
-            if summaries[plan.name].status == "ok" and len(peaks[plan.name]) < cfg.num_runs:
-                summary = summaries[plan.name]
+        for plan in plans:
+            summary = summaries[plan.name]
+            if isinstance(plan, MethodPlan) and summary.status == "ok" and len(peaks[plan.name]) < cfg.num_runs:
                 summary.status, summary.reason = "interrupted", "stopped: finished rounds kept"
         ctx.payload = payload()
         raise
@@ -273,7 +380,58 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
     measured = [m for m in final["methods"] if m.get("runs")]
     flags = [f"noisy: {len(noisy)} of {len(measured)} methods' rounds spread more than 10 % of their median (MAD): "
              f"{', '.join(noisy)}; rankings only name winners their intervals separate"] if noisy else []
+    flags += [f"{m['method']}: {m['compile']['graphs_during_timing']} graph(s) compiled during timed calls"
+              for m in final["methods"] if (m.get("compile") or {}).get("graphs_during_timing")]
     return RunResult(final, failed=any(m["status"] == "failed" for m in final["methods"]), flags=flags)
+
+
+def _pass(plan: MethodPlan, run: int, items: list[WorkItem], measurer: _Measurer, ctx: RunContext, position: dict,
+          fail) -> tuple[list[BatchRecord], PeakMemory, dict | None] | None:
+    """One method's timed pass over all its batches in one round; None when it failed (recorded by `fail`)."""
+    import contextlib
+
+    from ...models.energy import EnergyMeter
+
+    cfg = measurer.prep.config
+    groups = groups_for(plan, items)
+    fresh: list[BatchRecord] = []
+    # Energy on CUDA only (NVML's counter); the idle power is measured once per run, by the first meter.
+    meter = EnergyMeter(measurer.device, idle_watts=measurer.idle_watts) if dev.is_cuda(measurer.device) else None
+    try:
+        with PeakMemory(measurer.device) as memory, (meter or contextlib.nullcontext()):
+            for index, group in enumerate(groups):
+                position["where"] = f"round {run + 1}, batch {index + 1}/{len(groups)}"
+                record = measurer.measure(plan, group, run, index, cfg.seed + 1000 * run + index)
+                ctx.append([{"kind": "batch", **asdict(record)}])
+                fresh.append(record)
+                ctx.progress.advance(plan.name)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one broken method must not lose the others' results
+        fail(plan, exc)
+        return None
+    if meter is not None:
+        measurer.idle_watts = meter.idle_watts
+    return fresh, memory, (meter.reading.to_dict() if meter is not None else None)
+
+
+def _energy(readings: dict[int, dict], records: list[BatchRecord]) -> dict | None:
+    """Joules per completion token per round, above idle power (CUDA with NVML only; spans under a second give no
+    figure, with the reason). None on CPU: no pretence of a figure."""
+    from ...core import stats
+    from ...models.energy import joules_per_token
+
+    if not readings:
+        return None
+    tokens: dict[int, int] = {}
+    for record in records:
+        tokens[record.run] = tokens.get(record.run, 0) + record.completion_tokens
+    per_token = [joules_per_token(r.get("joules"), tokens.get(run, 0)) for run, r in readings.items()]
+    per_token = [v for v in per_token if v is not None]
+    if not per_token:
+        return {"available": False, "reason": next(iter(readings.values())).get("reason")}
+    return {"available": True, "joules_per_token": stats.summary_dict(per_token),
+            "idle_watts": next(iter(readings.values())).get("idle_watts")}
 
 
 def method_summaries(summary: dict) -> dict[str, dict[str, Any]]:
