@@ -71,3 +71,23 @@ def test_token_clock_stamps_every_generated_token(tiny_main):
     assert len(clock.stamps) == 7
     assert clock.time_to_first_token > 0
     assert len(clock.inter_token_latencies) == 6 and all(gap > 0 for gap in clock.inter_token_latencies)
+
+
+def test_threads_default_to_an_exported_omp_num_threads_else_the_physical_cores(monkeypatch):
+    import torch
+
+    from inference_lab.core import device as dev
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        assert dev.default_threads() == 3
+        assert dev.apply_threads(None)["intra_op"] == 3
+        assert dev.apply_threads(2)["intra_op"] == 2  # an explicit num_threads wins over the variable
+        for junk in ("", "0", "two"):
+            monkeypatch.setenv("OMP_NUM_THREADS", junk)
+            assert dev.default_threads() == dev.physical_cores()
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert dev.default_threads() == dev.physical_cores()
+    finally:
+        torch.set_num_threads(before)

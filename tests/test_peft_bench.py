@@ -443,3 +443,19 @@ def test_cli_base_then_require_cached_base(tmp_path, capsys):
     assert main(["peft-bench", "--all", str(root), "--set", "num_inference_runs=\"many\"", "--output-dir", out]) == 2
     assert "num_inference_runs" in capsys.readouterr().err
     assert sorted(Path(out).rglob("*")) == before
+
+
+def test_num_threads_is_the_runs_not_an_experiments_and_keys_the_base_cache():
+    import torch
+
+    config = PeftBenchConfig(num_threads=1)
+    assert "num_threads" not in config.overrides()  # never merged into an experiment's parameters
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = cache.machine_fingerprint("cpu")
+        torch.set_num_threads(2)
+        two = cache.machine_fingerprint("cpu")
+    finally:
+        torch.set_num_threads(before)
+    assert one["torch_threads"] == 1 and two["torch_threads"] == 2 and one != two

@@ -106,14 +106,25 @@ def is_out_of_memory(exc: BaseException) -> bool:
 _THREADS = {"requested": None}
 
 
+def default_threads() -> int:
+    """What `num_threads: null` means: an exported OMP_NUM_THREADS (a positive integer) when the user set one, so the
+    usual way of pinning threads keeps working, else the physical cores."""
+    import os
+
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return physical_cores()
+
+
 def apply_threads(num_threads: int | None) -> dict:
-    """Set torch's intra-op threads (None: physical cores) and, once per process, its inter-op threads.
+    """Set torch's intra-op threads (None: `default_threads()`) and, once per process, its inter-op threads.
 
     Measured here: torch's default on a busy 2-core machine made generation ~10x slower; one thread per
     physical core is the stable default. inter-op threads can only be set before any parallel work has run,
     so a refusal is recorded, not raised."""
     if num_threads is None:
-        num_threads = physical_cores()
+        num_threads = default_threads()
     torch.set_num_threads(num_threads)
     with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)  # generate() has no independent ops worth a second pool

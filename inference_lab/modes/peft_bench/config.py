@@ -186,6 +186,10 @@ class PeftBenchConfig(ParamOverrides):
     require_cached_base: bool = Field(False, description="with paired_base false: a missing or stale base cache is an "
                                                          "error instead of being measured")
     output_dir: str = Field("results", description="folder that run folders (and base_cache/) are created in")
+    # Here, not in BenchmarkParams: threads are how this process runs, not what an experiment is. The base cache is
+    # still keyed on them (cache.machine_fingerprint records torch_threads): a base timed with other threads is stale.
+    num_threads: int | None = Field(None, gt=0, le=1024, description="torch CPU threads; null = the physical cores "
+                                                                     "(recorded in every result)")
 
     @field_validator("max_new_tokens", mode="before")
     @classmethod
