@@ -18,6 +18,8 @@ Usage: ./run.sh [COMMAND] [ARGS...]
   quick                 the methods mode on configs/quick.json (builds the demo kit on first use)
   comprehensive         the methods mode on configs/comprehensive.json
   run CONFIG [ARGS]     the methods mode on any config (JSON or YAML); ARGS as for every mode below
+  engine-setup vllm     optional: create .venv-vllm (vLLM's CPU build, its own venv; ~2 min, ~3.4 GB) for
+                        `engine: openai` with `server: {launch: vllm}`
 TXT
   # The rest is the CLI's own list (modes and tool commands), read from the package without installing anything.
   python3 -c 'import sys; sys.path.insert(0, "."); from inference_lab.cli import help_text; print(help_text().split("modes:", 1)[1].rstrip())' 2>/dev/null \
@@ -64,5 +66,6 @@ case "$cmd" in
     [ $# -ge 1 ] || { echo "usage: ./run.sh run CONFIG [ARGS...]" >&2; exit 2; }
     setup_env; exec "$PY" -m inference_lab methods "$@" ;;
   menu) setup_env; exec "$PY" -m inference_lab menu "$@" ;;
+  engine-setup) exec bash scripts/engine_setup_vllm.sh "$@" ;;
   *) setup_env; exec "$PY" -m inference_lab "$cmd" "$@" ;;
 esac

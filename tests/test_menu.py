@@ -101,6 +101,7 @@ def test_custom_config_built_through_the_questions_is_saved_and_reloads(paths):
         + pick(1) + typed("0") + typed("2") + typed("4")
         + typed("2")  # batch_size
         + DOWN * 2 + SPACE + DOWN + SPACE + ENTER  # methods: untick beam_search and nucleus_sampling
+        + ENTER  # engine: transformers, in process only
         + "y" + typed("16") + typed("0") + ENTER + ENTER + ENTER + ENTER  # generation: max_new_tokens, temperature
         + "y" + ENTER + ENTER + "y" + typed("3") + pick(1) + ENTER + ENTER + pick(1)  # quant .. device
         + typed("0") + typed("1")  # warmup_runs, num_runs
@@ -122,6 +123,22 @@ def test_custom_config_built_through_the_questions_is_saved_and_reloads(paths):
     assert "saved" in out and "fox.json" in out
 
 
+def test_the_engine_step_writes_a_server_and_its_load(paths):
+    keys = (
+        pick(CUSTOM) + ENTER  # defaults
+        + CTRL_C  # skip the walk-through: straight to the review
+        + pick(3) + pick(6)  # change a step: Engine
+        + pick(1)  # vLLM started by the tool
+        + typed("0,2") + typed("1, 2")  # 0 is refused on screen; then two levels
+        + pick(1) + typed("served")  # save only
+    )
+    code, out = drive(keys, paths)
+    assert code == 0, out
+    data = json.loads((paths.configs_dir / "served.json").read_text())
+    assert data["engine"] == "openai" and data["server"]["launch"] == "vllm"
+    assert data["load"]["concurrency"] == [1, 2]  # "0,2" was refused: accepted, it would have been saved
+
+
 def test_a_saved_config_is_offered_as_a_preset_with_its_preview(paths):
     (paths.configs_dir / "mine.json").write_text(json.dumps({**TINY_PRESET, "num_completions": 3,
                                                              "batch_size": 2}))
@@ -139,7 +156,7 @@ def test_a_saved_config_is_offered_as_a_preset_with_its_preview(paths):
 
 def test_run_a_preset_from_the_menu_on_the_tiny_kit(paths, tiny_kit):
     (paths.configs_dir / "tiny.json").write_text(json.dumps(TINY_PRESET))
-    (paths.configs_dir / "lora_like.json").write_text(json.dumps({"main_model": "demo", "adapter": "demo-lora"}))
+    (paths.configs_dir / "lora_like.json").write_text(json.dumps({"main_model": "demo", "adapter": "demo-lora", "test_file": "demo-task"}))
     code, out = drive(pick(PRESET) + ENTER + ENTER, paths)
     assert code == 0
     [folder] = list(paths.output_dir.iterdir())

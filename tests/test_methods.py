@@ -220,14 +220,14 @@ def test_sigint_leaves_valid_files(tmp_path):
 
 
 def test_out_of_memory_fails_one_method_and_keeps_the_others(tmp_path, tiny_main, monkeypatch):
-    original = runner._Measurer.measure
+    original = runner.Measurer.measure
 
     def flaky(self, plan, items, run, index, seed):
         if plan.name == "batched":
             raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
         return original(self, plan, items, run, index, seed)
 
-    monkeypatch.setattr(runner._Measurer, "measure", flaky)
+    monkeypatch.setattr(runner.Measurer, "measure", flaky)
     summary, folder = run(tmp_path, tiny_main, methods_to_test=["standard", "batched", "nucleus_sampling"],
                           warmup_runs=1)
     by_name = methods(summary)

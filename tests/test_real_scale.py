@@ -75,14 +75,14 @@ def test_preflight_refuses_an_impossible_config_with_the_numbers(tmp_path):
 
 
 def test_batch_size_auto_halves_under_out_of_memory_and_completes(arch, tmp_path, monkeypatch):
-    original = runner._Measurer.measure
+    original = runner.Measurer.measure
 
     def small_memory(self, plan, items, run, index, seed):
         if len(items) > 2:
             raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
         return original(self, plan, items, run, index, seed)
 
-    monkeypatch.setattr(runner._Measurer, "measure", small_memory)
+    monkeypatch.setattr(runner.Measurer, "measure", small_memory)
     cfg = config(arch, tmp_path, methods_to_test=["batched"], workload={"prompt_tokens": 8, "new_tokens": 4,
                                                                        "batch_size": "auto"}, max_batch_size=8)
     outcome = session.execute(MODES["methods"], cfg, label="auto")
@@ -135,3 +135,16 @@ def test_device_map_places_the_model_and_records_where(tiny_kit):
         MethodsConfig(main_model="demo-tiny", device_map="auto", device="cpu")
     with pytest.raises(UserError, match="device_map: random weights"):
         load_model("HuggingFaceTB/SmolLM2-135M", ModelSettings(weights="random", device_map="auto"))
+
+
+def test_a_random_lora_of_a_given_shape_times_adapter_overhead_on_a_random_model(arch, tmp_path):
+    cfg = config(arch, tmp_path, methods_to_test=["batched"],
+                 adapter={"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"], "init": "random"})
+    outcome = session.execute(MODES["methods"], cfg, label="random-lora")
+    assert outcome.exit_code == 0, outcome.error
+    by_name = {m["method"]: m for m in outcome.summary["methods"]}
+    assert set(by_name) == {"batched", "batched+lora-r4"} and all(m["status"] == "ok" for m in by_name.values())
+    # 2 layers x (q_proj 64->64, v_proj 64->32): r x (in + out) each
+    assert outcome.summary["adapters"]["lora-r4"]["adapter_params"] == 2 * 4 * ((64 + 64) + (64 + 32))
+    for record in batches(outcome.folder):
+        assert record["new_tokens"] == [6] * record["rows"]  # the adapter rows decode the same exact work

@@ -87,6 +87,47 @@ def ask_methods(ui: UI, data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "methods_to_test": [n for n in method_names() if n in picked]}
 
 
+ENGINES = [("transformers: in process only (the reference every engine is compared with)", "transformers"),
+           ("vLLM, started and stopped by the tool (needs ./run.sh engine-setup vllm)", "vllm"),
+           ("transformers serve, started and stopped by the tool", "transformers serve"),
+           ("A running OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp...): its base URL", "url")]
+
+
+def _levels_problem(text: str) -> str | None:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+        return "comma-separated positive numbers, e.g. 1,4,16"
+    return None
+
+
+def ask_engine(ui: UI, data: dict[str, Any]) -> dict[str, Any]:
+    """In process only, or also an OpenAI-compatible server on the same prompts (outputs compared at temperature 0)."""
+    server = data.get("server") or {}
+    current = ("transformers" if data.get("engine", "transformers") == "transformers" else
+               {"vllm": "vllm", "transformers": "transformers serve"}.get(server.get("launch"), "url"))
+    choice = ui.select("engine", ENGINES, default=current)
+    if choice == "transformers":
+        return {**data, "engine": "transformers", "server": None, "load": None, "slo": None}
+    if choice == "url":
+        def url_problem(text: str) -> bool | str:
+            return (problem({**data, "engine": "openai"}, "server", {"base_url": text.strip()}) or True)
+
+        url = ui.text("server.base_url (e.g. http://127.0.0.1:8000)", default=server.get("base_url") or "",
+                      validate=url_problem).strip()
+        server = {"base_url": url}
+        name = ui.text("server.model: the served model name (empty = the model folder path)",
+                       default=(data.get("server") or {}).get("model") or "").strip()
+        if name:
+            server["model"] = name
+    else:
+        server = {"launch": "vllm" if choice == "vllm" else "transformers"}
+    levels = (data.get("load") or {}).get("concurrency") or [1, 4, 16]
+    text = ui.text("load.concurrency: requests in flight, one measurement per level",
+                   default=",".join(map(str, levels)), validate=lambda t: _levels_problem(t) or True)
+    load = {**(data.get("load") or {}), "concurrency": [int(p) for p in text.split(",") if p.strip()]}
+    return {**data, "engine": "openai", "server": server, "load": load}
+
+
 STEPS = {
     "Model": ask_model,
     "Assistant model": ask_assistant,
@@ -94,6 +135,7 @@ STEPS = {
     "Completions per prompt": ask_completions,
     "Batch size": lambda ui, data: ask_field(ui, data, "batch_size"),
     "Methods": ask_methods,
+    "Engine": ask_engine,
     "Generation settings": lambda ui, data: ask_fields(ui, data, GENERATION_KEYS, "Generation settings"),
     "Performance settings": lambda ui, data: ask_fields(ui, data, PERFORMANCE_KEYS, "Performance settings"),
 }

@@ -64,12 +64,14 @@ def check_adapter_weights(path: Path, field: str, allow_pickle_weights: bool) ->
 
 @dataclass(frozen=True)
 class AdapterSource:
-    """A trained adapter folder (`path`), or a fresh adapter built from a PEFT config folder (`config_dir`)."""
+    """A trained adapter folder (`path`), a fresh adapter built from a PEFT config folder (`config_dir`), or a random
+    LoRA of a given shape (`random`: a `RandomAdapterSpec`, for overhead timing on random-weight models)."""
 
     name: str
     path: Path | None = None
     config_dir: Path | None = None
     seed: int = 0
+    random: object | None = None
 
     @classmethod
     def trained(cls, name: str, field: str = "adapter", allow_pickle_weights: bool = False) -> AdapterSource:
@@ -79,12 +81,22 @@ class AdapterSource:
     def fresh(cls, config_dir: Path, seed: int) -> AdapterSource:
         return cls(str(config_dir), config_dir=Path(config_dir), seed=seed)
 
+    @classmethod
+    def random_lora(cls, name: str, spec) -> AdapterSource:
+        return cls(name, random=spec, seed=spec.seed)
+
     def wrap(self, model: torch.nn.Module, adapter_name: str, base_name: str):
         """The PEFT wrapper around `model` (changed in place); a mismatch is one line."""
         from peft import PeftConfig, PeftModel, get_peft_model
 
         try:
-            if self.path is not None:
+            if self.random is not None:
+                from .random_adapter import attach_random_lora
+
+                spec = self.random
+                wrapped = attach_random_lora(model, r=spec.r, alpha=spec.alpha, target_modules=spec.target_modules,
+                                             seed=spec.seed, adapter_name=adapter_name)
+            elif self.path is not None:
                 wrapped = PeftModel.from_pretrained(model, str(self.path), adapter_name=adapter_name)
             else:
                 config = PeftConfig.from_pretrained(str(self.config_dir))

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ...core.config import Seed
+from ...engines.config import SLO, LoadShape, ServerSettings
+from ...models.random_adapter import RandomAdapterSpec
 from ...models.settings import ModelSettings
 from ...models.synthetic import Workload
 
@@ -18,6 +20,9 @@ DEFAULT_PROMPTS = [
 ]
 
 CacheImplementation = Literal["dynamic", "static", "offloaded", "offloaded_static", "quantized"]
+Engine = Literal["transformers", "openai"]
+AdapterRef = str | RandomAdapterSpec
+ADAPTER_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
 class MethodsConfig(ModelSettings):
@@ -51,6 +56,28 @@ class MethodsConfig(ModelSettings):
         None, description="a synthetic workload instead of prompts: batch_size rows of prompt_tokens random ids, each "
                           "decoding exactly new_tokens (EOS ignored), so every method does the same work; with "
                           "weights: random, the only workload there is")
+
+    adapter: AdapterRef | None = Field(
+        None, description="one LoRA adapter: a PEFT folder or demo name, or {r, alpha, target_modules, init: random} "
+                          "(a random LoRA of that shape); each method also runs with it attached (unmerged)")
+    adapters: dict[str, AdapterRef] = Field(
+        default_factory=dict, description="several adapters by name (the name requests it from a server); "
+                                          "exclusive with adapter")
+    engine: Engine = Field("transformers", description="transformers = in process only; openai = also measure an "
+                                                       "OpenAI-compatible server (server) on the same prompts")
+    server: ServerSettings | None = Field(None, description="engine openai: the server (base_url or launch)")
+    load: LoadShape | None = Field(None, description="engine openai: concurrency levels, Poisson request rate, "
+                                                     "requests per level, warm-up requests")
+    slo: SLO | None = Field(None, description="engine openai: goodput limits {ttft_ms, tpot_ms, e2el_ms}")
+
+    @field_validator("adapters")
+    @classmethod
+    def _adapter_names(cls, value: dict[str, AdapterRef]) -> dict[str, AdapterRef]:
+        for name in value:
+            if not name or set(name) - ADAPTER_NAME_CHARS or name in {"base", "mixed"}:
+                raise ValueError(f"adapter name '{name}': letters, digits, '-', '_' and '.' only, not base/mixed "
+                                 "(it becomes a served model name and a method suffix)")
+        return value
 
     @field_validator("batch_size")
     @classmethod
@@ -106,6 +133,40 @@ class MethodsConfig(ModelSettings):
             raise ValueError("weights: 'random' needs a workload ({prompt_tokens, new_tokens, batch_size}): a random "
                              "model has no tokenizer for text prompts")
         return self
+
+    @model_validator(mode="after")
+    def _engine_settings_fit(self) -> MethodsConfig:
+        if self.adapter is not None and self.adapters:
+            raise ValueError("give adapter (one) or adapters (by name), not both")
+        if self.engine == "transformers":
+            for key in ("server", "load", "slo"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key}: only used with engine: openai (the run is in process)")
+            return self
+        if self.server is None:
+            raise ValueError("engine: 'openai' needs server: {base_url: ...} or {launch: vllm | transformers | [argv]}")
+        if self.weights == "random":
+            raise ValueError("engine: 'openai' serves a model folder; weights: random exists only in process")
+        if self.workload is not None:
+            raise ValueError("engine: 'openai' sends text prompts; a workload (random ids) is in process only")
+        for name, ref in self.named_adapters().items():
+            if isinstance(ref, RandomAdapterSpec):
+                raise ValueError(f"adapters.{name}: a random adapter exists only in process; a server needs a folder")
+        return self
+
+    def named_adapters(self) -> dict[str, AdapterRef]:
+        """Every adapter under the name that requests it (a single `adapter` is named after its folder)."""
+        if self.adapters:
+            return dict(self.adapters)
+        if self.adapter is None:
+            return {}
+        if isinstance(self.adapter, RandomAdapterSpec):
+            return {f"lora-r{self.adapter.r}": self.adapter}
+        name = "".join(c if c in ADAPTER_NAME_CHARS else "-" for c in Path(self.adapter).name) or "adapter"
+        return {"base-adapter" if name in {"base", "mixed"} else name: self.adapter}
+
+    def load_shape(self) -> LoadShape:
+        return self.load or LoadShape()
 
     def completions_per_prompt(self) -> list[int]:
         if self.workload is not None:

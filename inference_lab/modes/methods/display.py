@@ -135,10 +135,37 @@ def notes_lines(summary: dict) -> list[str]:
     return [f"[{i}] {note}" for i, note in enumerate(method_notes(summary), start=1)]
 
 
+def engine_table(summary: dict) -> Table | None:
+    from . import engine_view
+
+    rows = engine_view.rows(summary)
+    if not summary.get("engine") and not any("+" in m["method"] for m in summary.get("methods", [])):
+        return None
+    table = compact_table(title="Engines side by side", caption=engine_view.caption())
+    for col in engine_view.COLUMNS:
+        table.add_column(col.replace(" ms", "\nms").replace(" [", "\n["),
+                         justify="left" if col in {"engine", "traffic"} else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def engine_lines(summary: dict) -> list[str]:
+    from . import engine_view
+
+    return (engine_view.status_lines(summary) + engine_view.agreement_lines(summary)
+            + engine_view.adapter_lines(summary))
+
+
 def show(summary: dict, console: Console) -> None:
     console.print(run_table(summary))
     for line in notes_lines(summary):
         console.print(f"  {line}", style="dim")
+    table = engine_table(summary)
+    if table is not None:
+        console.print(table)
+    for line in engine_lines(summary):
+        console.print(f"  {line}")
     for flag in summary.get("flags") or []:
         console.print(f"  ! {flag}", style="yellow")
     for line in ranking_lines(summary.get("rankings") or {}):
@@ -165,4 +192,10 @@ def markdown(summary: dict) -> str:
     lines = [title(summary), "", caption(summary), ""]
     lines += markdown_table(columns(summary), method_rows(summary))
     lines += ["", *notes_lines(summary), "", *[f"- {line}" for line in ranking_lines(summary.get("rankings") or {})]]
+    if engine_table(summary) is not None:
+        from . import engine_view
+
+        lines += ["", "Engines side by side", "", engine_view.caption(), ""]
+        lines += markdown_table(list(engine_view.COLUMNS), engine_view.rows(summary))
+        lines += ["", *[f"- {line}" for line in engine_lines(summary)]]
     return "\n".join(lines)

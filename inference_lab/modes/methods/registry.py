@@ -32,6 +32,7 @@ class MethodPlan:
     draft_source: str | None = None  # "assistant" | "prompt_lookup" | None
     compiled: bool = False  # static KV cache + compiled decode step (models/compiled.py)
     auto_batch: bool = False  # batch_size is where `batch_size: auto` starts halving on out-of-memory
+    adapter: str | None = None  # runs with this adapter attached, unmerged (config.named_adapters())
     notes: tuple[str, ...] = ()
 
     def with_note(self, note: str) -> MethodPlan:
@@ -211,4 +212,23 @@ def build_plans(config, assistant_error: str | None = None) -> list[MethodPlan |
         if variant is not None:
             plan = REGISTRY.variants[variant].wrap(plan, config, assistant_error=assistant_error)
         plans.append(plan)
-    return plans
+    return plans + adapter_plans(plans, list(config.named_adapters()))
+
+
+def adapter_plans(plans: list[MethodPlan | Skip], adapters: list[str]) -> list[MethodPlan | Skip]:
+    """`<method>+<adapter>` for every plain method and adapter: the same work with the adapter attached (unmerged
+    PEFT). Draft-source variants get none (one more axis nobody asked for); the compiled step is not combined with
+    PEFT's layers here."""
+    out: list[MethodPlan | Skip] = []
+    for adapter in adapters:
+        for plan in plans:
+            if not isinstance(plan, MethodPlan) or plan.variant is not None:
+                continue
+            name = f"{plan.name}+{adapter}"
+            if plan.compiled:
+                out.append(Skip(name, "the compiled static-cache step is not combined with PEFT adapters here: "
+                                      "skipped"))
+            else:
+                out.append(replace(plan, name=name, adapter=adapter,
+                                   notes=(*plan.notes, f"adapter {adapter} attached, unmerged (PEFT)")))
+    return out

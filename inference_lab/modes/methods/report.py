@@ -115,6 +115,15 @@ def report_parts(summary: dict, records: list[dict]) -> ReportParts:
         Section("Rankings", None, ranking_lines(summary.get("rankings") or {}) or ["nothing to rank"]),
         Section("Charts", None, [], figures(summary, records)),
     ]
+    if display.engine_table(summary) is not None:
+        from . import engine_view
+
+        cols = list(engine_view.COLUMNS)
+        sections.insert(2, Section("Engines side by side", Table(cols, engine_view.rows(summary),
+                                                                 numeric={c for c in cols if c not in {"engine",
+                                                                                                       "traffic"}}),
+                                   [engine_view.caption(), *display.engine_lines(summary)],
+                                   engine_view.figures(summary, records)))
     return ReportParts(CSV_COLUMNS, csv_rows(summary), sections, display.markdown(summary))
 
 

@@ -20,7 +20,6 @@ every method does the same work; with `weights: random` the results are labelled
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -28,12 +27,12 @@ from ...core import device as dev
 from ...core.context import Prepared, RunContext, RunResult
 from ...core.errors import LabError, UserError, first_line
 from ...core.measure import PeakMemory
-from ...core.roofline import bytes_per_step, roofline
 from ...models.loading import LoadedModel, load_model
 from ...models.textgen import format_prompts
-from ...models.timed import ForwardCounter, cache_kwargs, timed_generate
+from ...models.timed import cache_kwargs
 from .config import MethodsConfig
-from .planning import WorkItem, batches, flatten, per_prompt
+from .measurer import Measurer, groups_for, roofline_of, settle_batch
+from .planning import WorkItem, flatten
 from .preflight import preflight
 from .registry import MethodPlan, Skip, build_plans, requested_names
 from .results import BatchRecord, MethodSummary, aggregate, rankings
@@ -50,6 +49,7 @@ class MethodsPrepared(Prepared):
     synthetic: Any = None  # (rows, prompt_tokens) tensor of random ids for a workload, else None
     bandwidth: dict | None = None
     memory_estimate: dict | None = None
+    adapters: dict[str, Any] = field(default_factory=dict)  # name -> models.adapters.AdapterSource
 
 
 def prepare(config: MethodsConfig, log=lambda _m: None, *, main: LoadedModel | None = None,
@@ -60,6 +60,7 @@ def prepare(config: MethodsConfig, log=lambda _m: None, *, main: LoadedModel | N
 
     device = dev.resolve_device(config.device)
     cache_kwargs(config.cache_implementation, device)  # fail before a slow load
+    sources = adapter_sources(config)
     estimate = preflight(config, device) if main is None else None
     if main is None:
         log(f"loading main model '{config.main_model}'")
@@ -92,114 +93,43 @@ def prepare(config: MethodsConfig, log=lambda _m: None, *, main: LoadedModel | N
         prompts = config.effective_prompts()
     else:
         prompts = format_prompts(main.tokenizer, config.prompts, config.use_chat_template)
+    check_adapters_fit(main, sources, config.main_model)
+    if config.engine == "openai":
+        from . import engine
+
+        engine.check(config, main.report.source)
     models = {"main": main.report.to_dict(), "assistant": assistant.report.to_dict() if assistant else None,
               "assistant_error": assistant_error}
     return MethodsPrepared(
         models=models, flags=flags, config=config, main=main, assistant=assistant, assistant_error=assistant_error,
         plans=build_plans(config, assistant_error=assistant_error), prompts=prompts, synthetic=synthetic,
         bandwidth=device_bandwidth(dev.resolve_device(main.report.device)), memory_estimate=estimate,
+        adapters=sources,
     )
 
 
-def groups_for(plan: MethodPlan, items: list[WorkItem]) -> list[list[WorkItem]]:
-    return per_prompt(items) if plan.beams_per_prompt else batches(items, plan.batch_size)
+def adapter_sources(config: MethodsConfig) -> dict[str, Any]:
+    """Name -> AdapterSource; a folder that is missing or not an adapter is one line naming the key (before loading)."""
+    from ...models.adapters import AdapterSource
+    from ...models.random_adapter import RandomAdapterSpec
+
+    key = "adapters" if config.adapters else "adapter"
+    out = {}
+    for name, ref in config.named_adapters().items():
+        field_name = f"{key}.{name}" if key == "adapters" else key
+        out[name] = (AdapterSource.random_lora(name, ref) if isinstance(ref, RandomAdapterSpec)
+                     else AdapterSource.trained(str(ref), field_name, config.allow_pickle_weights))
+    return out
 
 
-class _Measurer:
-    """Runs one batch of one plan through the one timed generate and turns it into a record."""
+def check_adapters_fit(main: LoadedModel, sources: dict[str, Any], base_name: str) -> None:
+    """Attach and unload every adapter once: one that does not fit the base is bad input, found before any timing."""
+    from ...models.adapters import AdapterSwitch
 
-    def __init__(self, prep: MethodsPrepared):
-        cfg = prep.config
-        self.prep = prep
-        self.model, self.tokenizer = prep.main.model, prep.main.tokenizer
-        self.device = dev.resolve_device(prep.main.report.device)
-        self.cache = cache_kwargs(cfg.cache_implementation, self.device)
-        self.main_calls = ForwardCounter(self.model)
-        self.draft_calls = ForwardCounter(prep.assistant.model if prep.assistant else None)
-        self.new_tokens = cfg.effective_max_new_tokens()
-        self.exact = {}
-        if cfg.workload is not None:
-            from ...models.synthetic import exact_length_kwargs
-
-            self.exact = exact_length_kwargs(self.new_tokens, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
-        self._compiled = None
-        self.idle_watts: float | None = None
-
-    def compiled(self):
-        """One CompiledDecoding for the run: a static cache long enough for the longest prompt plus the new tokens."""
-        if self._compiled is None:
-            from ...models.compiled import CompiledDecoding
-
-            if self.prep.synthetic is not None:
-                longest = self.prep.synthetic.shape[1]
-            else:
-                longest = max(len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in self.prep.prompts)
-            self._compiled = CompiledDecoding(self.model, max_cache_len=longest + self.new_tokens + 1)
-        return self._compiled
-
-    def close(self) -> None:
-        self.main_calls.remove()
-        self.draft_calls.remove()
-
-    def inputs(self, texts_in: list[str], items: list[WorkItem]):
-        """Text prompts (left-padded by the timed generate), or the workload's random-id rows of these items."""
-        if self.prep.synthetic is None:
-            return texts_in
-        rows = self.prep.synthetic[[item.prompt_index for item in items]]
-        import torch
-
-        return {"input_ids": rows, "attention_mask": torch.ones_like(rows)}
-
-    def measure(self, plan: MethodPlan, items: list[WorkItem], run: int, index: int, seed: int) -> BatchRecord:
-        from ...models.compiled import _dynamo_graphs
-
-        prompts = self.prep.prompts
-        if plan.beams_per_prompt:
-            texts_in = [prompts[items[0].prompt_index]]
-            computed_rows = max(2, len(items))  # every beam is decoded; len(items) of them come back
-            extra = {"num_beams": computed_rows, "num_return_sequences": len(items), "early_stopping": True}
-            inputs = self.inputs(texts_in, items[:1])
-        else:
-            texts_in = [prompts[item.prompt_index] for item in items]
-            computed_rows, extra = len(items), {}
-            inputs = self.inputs(texts_in, items)
-        kwargs = {**plan.generate_kwargs, **extra, **self.cache, "max_new_tokens": self.new_tokens, **self.exact}
-        if plan.draft_source == "assistant":
-            kwargs["assistant_model"] = self.prep.assistant.model
-        graphs = None
-        if plan.compiled:
-            from ...models.textgen import encode_batch
-
-            compiled = self.compiled()
-            encoded = inputs if isinstance(inputs, dict) else encode_batch(self.tokenizer, inputs, self.device)
-            sampling = {k: v for k, v in kwargs.items() if k not in {"max_new_tokens", "cache_implementation"}}
-            with self.main_calls.paused():
-                compiled.warm_up(encoded["input_ids"], encoded["attention_mask"], self.new_tokens, **sampling)
-            import torch
-
-            with torch.inference_mode():  # the static cache's tensors are inference tensors: reset them inside it
-                kwargs = {**sampling, "max_new_tokens": self.new_tokens, **compiled.generate_kwargs(len(items))}
-            inputs, graphs = encoded, _dynamo_graphs()
-        with self.main_calls.paused() if plan.compiled else nullcontext():
-            timing = timed_generate(self.model, self.tokenizer, inputs, generate_kwargs=kwargs, seed=seed,
-                                    main_calls=None if plan.compiled else self.main_calls,
-                                    draft_calls=self.draft_calls if plan.draft_source == "assistant" else None,
-                                    device=self.device)
-        if graphs is not None and run >= 0:
-            self._compiled.graphs_during_timing += _dynamo_graphs() - graphs
-        completion = timing.total_new_tokens
-        return BatchRecord(
-            method=plan.name, run=run, batch_index=index, prompt_indices=[i.prompt_index for i in items],
-            completion_indices=[i.completion_index for i in items], rows=len(items), latency_s=timing.e2el_s,
-            ttft_s=timing.ttft_s, tpot_s=timing.tpot_s, itl_s=[round(g, 7) for g in timing.itl_s],
-            steps=timing.steps, new_tokens=timing.new_tokens, completion_tokens=completion,
-            generated_tokens=computed_rows * timing.steps if plan.draft_source is None else completion,
-            tokens_per_s=completion / timing.e2el_s if timing.e2el_s > 0 else 0.0,
-            # the compiled call runs without the counter's hook (see ForwardCounter): one forward per decoding step
-            forward_calls=timing.steps if plan.compiled else timing.forward_calls,
-            draft_forward_calls=timing.draft_forward_calls, texts=timing.texts,
-            pid=os.getpid(),
-        )
+    for source in sources.values():
+        switch = AdapterSwitch(main.model, source, base_name=base_name)
+        switch.attach()
+        switch.detach()
 
 
 def _batch_record(row: dict) -> BatchRecord:
@@ -208,46 +138,24 @@ def _batch_record(row: dict) -> BatchRecord:
 
 def _kept(ctx: RunContext) -> tuple[dict, dict, dict]:
     """On resume: the (method, round) passes that finished (their round record exists), the batch sizes `auto`
-    settled on; the rest is dropped."""
+    settled on, a finished server phase (its `engine` record and its `request` records); the rest is dropped."""
     rows = ctx.records()
     rounds = {(r["method"], r["run"]): r for r in rows if r.get("kind") == "round"}
     autos = {r["method"]: r for r in rows if r.get("kind") == "auto_batch"}
-    ctx.folder.keep_records(lambda r: r.get("kind") == "auto_batch" or (r["method"], r["run"]) in rounds)
+    server_done = any(r.get("kind") == "engine" for r in rows)
+
+    def keep(r: dict) -> bool:
+        kind = r.get("kind", "batch")
+        if kind in {"engine", "request"}:
+            return server_done
+        return kind == "auto_batch" or (r["method"], r["run"]) in rounds
+
+    ctx.folder.keep_records(keep)
     kept: dict[tuple[str, int], list[BatchRecord]] = {}
     for row in rows:
         if row.get("kind", "batch") == "batch" and (row["method"], row["run"]) in rounds:
             kept.setdefault((row["method"], row["run"]), []).append(_batch_record(row))
     return kept, rounds, autos
-
-
-def _roofline(prep: MethodsPrepared, plan: MethodPlan, summary: MethodSummary) -> dict | None:
-    if plan.draft_source is not None or not summary.tpot_s:
-        return None  # a speculative step verifies several tokens: bytes per token is not one weight pass
-    from ...models.bandwidth import model_shape
-
-    shape = model_shape(prep.main.model)
-    if prep.synthetic is not None:
-        prompt_tokens = float(prep.synthetic.shape[1])
-    else:
-        tokenizer = prep.main.tokenizer
-        prompt_tokens = sum(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prep.prompts)
-        prompt_tokens /= len(prep.prompts)
-    rows = summary.beams or summary.effective_batch_size or 1
-    new = (summary.completion_tokens_per_run or 0) / max(summary.completions, 1)
-    result = roofline(bytes_per_step(shape, rows, prompt_tokens, new), summary.tpot_s["median"],
-                      (prep.bandwidth or {}).get("bytes_per_s"))
-    return result.to_dict() if result else None
-
-
-def _settle_batch(plan: MethodPlan, items: list[WorkItem], measurer: _Measurer, seed: int) -> tuple[MethodPlan, list]:
-    """`batch_size: auto`: the largest rows per call that run, halving from the plan's start on out-of-memory."""
-    from ...models.batch_auto import largest_fitting_batch
-
-    def try_rows(rows: int) -> BatchRecord:
-        return measurer.measure(replace(plan, batch_size=rows), items[:rows], -1, 0, seed)
-
-    _record, tried = largest_fitting_batch(try_rows, plan.batch_size)
-    return replace(plan, batch_size=tried[-1]["batch_size"], auto_batch=False), tried
 
 
 def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
@@ -286,7 +194,7 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
                             for (m, run), row in round_rows.items() if m == plan.name}
         energy[plan.name] = {run: row["energy"] for (m, run), row in round_rows.items() if m == plan.name
                              and row.get("energy")}
-    measurer = _Measurer(prep)
+    measurer = Measurer(prep)
 
     def payload() -> dict:
         done = []
@@ -294,7 +202,7 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
             summary = summaries[plan.name]
             if isinstance(plan, MethodPlan):
                 aggregate(summary, records[plan.name], peaks[plan.name])
-                summary.roofline = _roofline(prep, plan, summary)
+                summary.roofline = roofline_of(prep, plan, summary)
                 summary.energy = _energy(energy[plan.name], records[plan.name])
                 if plan.compiled and measurer._compiled is not None:
                     summary.compile = measurer._compiled.summary()
@@ -303,10 +211,17 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
                 "max_new_tokens": cfg.effective_max_new_tokens(),
                 "warmup_runs": cfg.warmup_runs, "num_runs": cfg.num_runs, "interleaved": True,
                 "workload": cfg.workload.model_dump() if cfg.workload else None, "weights": cfg.weights}
-        return {"work": work, "bandwidth": prep.bandwidth, "memory_estimate": prep.memory_estimate, "methods": done,
-                "rankings": rankings(done)}
+        out = {"work": work, "bandwidth": prep.bandwidth, "memory_estimate": prep.memory_estimate, "methods": done,
+               "rankings": rankings(done)}
+        if prep.adapters:
+            out["adapters"] = {name: {"source": str(src.path) if src.path else "random", **measurer.footprints.get(
+                name, {})} for name, src in prep.adapters.items()}
+        if server["entry"] is not None:
+            out["engine"] = server["entry"]
+        return out
 
     position = {"where": "warm-up"}
+    server: dict[str, Any] = {"entry": None}
 
     def fail(plan: MethodPlan, exc: BaseException) -> None:
         summary = summaries[plan.name]
@@ -327,18 +242,19 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
                 continue
             todo = [run for run in range(cfg.num_runs) if (plan.name, run) not in kept]
             try:
-                if plan.auto_batch:
-                    position["where"] = "batch_size auto"
-                    plan, tried = _settle_batch(plan, items, measurer, cfg.seed)
-                    plans[i] = plan
-                    summaries[plan.name].batch_auto = tried
-                    describe(plan)
-                    ctx.append([{"kind": "auto_batch", "method": plan.name, "batch_size": plan.batch_size,
-                                 "tried": tried}])
-                ctx.progress.start(plan.name, len(todo) * summaries[plan.name].batches_per_run)
-                position["where"] = "warm-up"
-                for warm in range(cfg.warmup_runs if todo else 0):
-                    measurer.measure(plan, groups_for(plan, items)[0], -1, 0, cfg.seed + warm)
+                with measurer.adapter(plan.adapter):
+                    if plan.auto_batch:
+                        position["where"] = "batch_size auto"
+                        plan, tried = settle_batch(plan, items, measurer, cfg.seed)
+                        plans[i] = plan
+                        summaries[plan.name].batch_auto = tried
+                        describe(plan)
+                        ctx.append([{"kind": "auto_batch", "method": plan.name, "batch_size": plan.batch_size,
+                                     "tried": tried}])
+                    ctx.progress.start(plan.name, len(todo) * summaries[plan.name].batches_per_run)
+                    position["where"] = "warm-up"
+                    for warm in range(cfg.warmup_runs if todo else 0):
+                        measurer.measure(plan, groups_for(plan, items)[0], -1, 0, cfg.seed + warm)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001 - a refused combination is this method's result
@@ -366,6 +282,11 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
         for plan in plans:
             if isinstance(plan, MethodPlan):
                 ctx.progress.finish(plan.name, summaries[plan.name].status)
+        if cfg.engine == "openai":
+            from . import engine
+
+            ctx.checkpoint(payload())  # the in-process results are safe before the server starts
+            server["entry"] = engine.run_phase(prep, ctx)
     except KeyboardInterrupt:
         for plan in plans:
             summary = summaries[plan.name]
@@ -382,10 +303,18 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
              f"{', '.join(noisy)}; rankings only name winners their intervals separate"] if noisy else []
     flags += [f"{m['method']}: {m['compile']['graphs_during_timing']} graph(s) compiled during timed calls"
               for m in final["methods"] if (m.get("compile") or {}).get("graphs_during_timing")]
-    return RunResult(final, failed=any(m["status"] == "failed" for m in final["methods"]), flags=flags)
+    served = final.get("engine") or {}
+    if served.get("status") == "failed":
+        flags.append(f"server phase failed: {served.get('error')} (levels measured before it are kept)")
+    agreement = served.get("agreement") or {}
+    if agreement.get("prompts") and agreement.get("exact") != agreement.get("prompts"):
+        flags.append(f"server output differs from in-process greedy on {agreement['prompts'] - agreement['exact']} "
+                     f"of {agreement['prompts']} prompts (see the agreement table)")
+    failed = any(m["status"] == "failed" for m in final["methods"]) or served.get("status") == "failed"
+    return RunResult(final, failed=failed, flags=flags)
 
 
-def _pass(plan: MethodPlan, run: int, items: list[WorkItem], measurer: _Measurer, ctx: RunContext, position: dict,
+def _pass(plan: MethodPlan, run: int, items: list[WorkItem], measurer: Measurer, ctx: RunContext, position: dict,
           fail) -> tuple[list[BatchRecord], PeakMemory, dict | None] | None:
     """One method's timed pass over all its batches in one round; None when it failed (recorded by `fail`)."""
     import contextlib
@@ -398,7 +327,8 @@ def _pass(plan: MethodPlan, run: int, items: list[WorkItem], measurer: _Measurer
     # Energy on CUDA only (NVML's counter); the idle power is measured once per run, by the first meter.
     meter = EnergyMeter(measurer.device, idle_watts=measurer.idle_watts) if dev.is_cuda(measurer.device) else None
     try:
-        with PeakMemory(measurer.device) as memory, (meter or contextlib.nullcontext()):
+        with measurer.adapter(plan.adapter), PeakMemory(measurer.device) as memory, \
+                (meter or contextlib.nullcontext()):
             for index, group in enumerate(groups):
                 position["where"] = f"round {run + 1}, batch {index + 1}/{len(groups)}"
                 record = measurer.measure(plan, group, run, index, cfg.seed + 1000 * run + index)
