@@ -236,6 +236,9 @@ def measure_repeat(index: int, args, sets: list[str], work: Path, env: dict, tim
             "methods": rows}
 
 
+ORDER_MARK = {"tool, then bare": "T>B", "bare, then tool": "B>T"}
+
+
 def fmt_figure(figure: dict | None) -> str:
     if not figure:
         return "-"
@@ -266,7 +269,8 @@ def show(payload: dict, path: Path) -> None:
     table = compact_table(
         title=f"Measurement truth: {s['config']} ({s['kit']} kit), {s['repeats']} repeats, {s['threads']} thread(s), "
               f"load {s['load']} busy loop(s)",
-        caption="tok/s = completion tokens/s, median [95% CI] over rounds; inside = the median lies inside each "
+        caption="repeat (T>B: tool run, then bare timer; B>T: the reverse); "
+                "tok/s = completion tokens/s, median [95% CI] over rounds; inside = the median lies inside each "
                 "other repeat's interval (hits/others); tool/bare = the tool's median over the bare generate() "
                 f"timer's, [95% CI]; agree = within {s['tolerance']:.0%}; noisy = run flagged noisy (busy machine "
                 "or wide spread) / this method's rounds spread > 10 %")
@@ -279,8 +283,9 @@ def show(payload: dict, path: Path) -> None:
         for name, m in repeat["methods"].items():
             check = cross.get(name, {"inside": {}})
             hits, n = truth_checks.count(check["inside"].values())
+            label = f"{repeat['repeat']} ({ORDER_MARK.get(repeat.get('order'), '?')})"
             table.add_row(
-                str(repeat["repeat"]) if first else "", name, fmt_figure(m["tool"]), f"{hits}/{n}" if n else "-",
+                label if first else "", name, fmt_figure(m["tool"]), f"{hits}/{n}" if n else "-",
                 fmt_figure(m["bare"]), fmt_ratio(m["tool_over_bare"]), yes_no(m["agreement"]["within"]),
                 yes_no(m["tokens_equal"]), f"{yes_no(repeat['noisy'])} / {'~' if m['noisy'] else '-'}",
                 (repeat["winners"].get(RANKING_METRIC) or "tie") if first else "",
