@@ -62,6 +62,31 @@ BUSY_LOOP = ("import ctypes, os, sys\n"
              "while True:\n    pass\n")
 
 
+class BusyLoad:
+    """The running busy loops: how many still run, and how much CPU they have had (so a phase's table can say
+    what share of the machine the load really took while the tool, or the bare timer, ran)."""
+
+    def __init__(self, procs: list[subprocess.Popen]):
+        self.procs = procs
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def running(self) -> int:
+        return sum(p.poll() is None for p in self.procs)
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for pid in self.pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()
+            except (OSError, IndexError):
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return total
+
+
 @contextmanager
 def busy_load(n: int):
     """N busy-loop processes for the duration of the block; always killed (each by its own pid)."""
@@ -71,12 +96,24 @@ def busy_load(n: int):
             procs.append(subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(os.getpid())],
                                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
-        yield [p.pid for p in procs]
+        yield BusyLoad(procs)
     finally:
         for p in procs:
             p.kill()
         for p in procs:
             p.wait()
+
+
+@contextmanager
+def phase(load: BusyLoad, record: dict):
+    """Wall time of a phase and the CPU cores' worth the busy loops took during it."""
+    cpu, started = load.cpu_seconds(), time.monotonic()
+    try:
+        yield
+    finally:
+        wall = time.monotonic() - started
+        record.update(wall_s=round(wall, 3), load_cores=round((load.cpu_seconds() - cpu) / wall, 2) if wall else None,
+                      load_running=load.running())
 
 
 def settle(cores: int, limit_s: float, log) -> dict:
@@ -190,7 +227,8 @@ def pick_kit(requested: str) -> str:
     return "full" if is_built(kit_dir("full")) else "tiny"  # never builds the full kit
 
 
-def measure_repeat(index: int, args, sets: list[str], work: Path, env: dict, timer: BareTimer, log) -> dict:
+def measure_repeat(index: int, args, sets: list[str], work: Path, env: dict, timer: BareTimer, load: BusyLoad,
+                   log) -> dict:
     from inference_lab.core import stats
     from inference_lab.core.config import load_config
     from inference_lab.core.environment import load_average
@@ -199,11 +237,14 @@ def measure_repeat(index: int, args, sets: list[str], work: Path, env: dict, tim
     load_before = load_average()
     bare_first = index % 2 == 1
     bare: dict[str, dict] = {}
+    phases: dict[str, dict] = {"tool": {}, "bare": {}}
     if bare_first:
         log(f"repeat {index + 1}/{args.repeats}: bare timing (load average {load_before})")
-        bare = timer.rounds(timer.measured)  # the methods the first repeat (always tool first) could run
+        with phase(load, phases["bare"]):
+            bare = timer.rounds(timer.measured)  # the methods the first repeat (always tool first) could run
     log(f"repeat {index + 1}/{args.repeats}: methods run (load average {load_average()})")
-    folder = run_methods(args.config, sets, work / f"repeat-{index + 1}", args.threads, env)
+    with phase(load, phases["tool"]):
+        folder = run_methods(args.config, sets, work / f"repeat-{index + 1}", args.threads, env)
     summary = json.loads((folder / "summary.json").read_text())
     config = load_config(MethodsConfig, folder / "config.json")
     if config.model_copy(update={"output_dir": timer.config.output_dir}) != timer.config:
@@ -211,7 +252,8 @@ def measure_repeat(index: int, args, sets: list[str], work: Path, env: dict, tim
     methods = {m["method"]: m for m in summary["methods"] if m["status"] == "ok" and m.get("per_round")}
     if not bare_first:
         log(f"repeat {index + 1}/{args.repeats}: bare timing (load average {load_average()})")
-        bare = timer.rounds(list(methods))
+        with phase(load, phases["bare"]):
+            bare = timer.rounds(list(methods))
         timer.measured = timer.measured or list(methods)
     methods = {name: m for name, m in methods.items() if name in bare}
     rows = {}
@@ -229,7 +271,7 @@ def measure_repeat(index: int, args, sets: list[str], work: Path, env: dict, tim
     return {"repeat": index + 1, "run_folder": str(folder), "status": summary["status"], "flags": flags,
             "noisy": any(f.startswith("noisy") for f in flags),
             "busy": any(f.startswith("noisy: machine busy") for f in flags),
-            "order": "bare, then tool" if bare_first else "tool, then bare",
+            "order": "bare, then tool" if bare_first else "tool, then bare", "phases": phases,
             "load_average_before": load_before, "load_average_after_run": summary.get("load_average_after"),
             "load_average_after": load_average(),
             "rankings": summary.get("rankings") or {}, "winners": truth_checks.winners(summary.get("rankings") or {}),
@@ -255,6 +297,13 @@ def fmt_ratio(ratio: dict | None) -> str:
     return f"x{ratio['estimate']:.3f} [{ratio['ci_low']:.3f}, {ratio['ci_high']:.3f}]"
 
 
+def loop_cores(repeat: dict) -> str:
+    """CPU cores' worth the busy loops took while the tool ran / while the bare timer ran."""
+    phases = repeat.get("phases") or {}
+    values = [phases.get(p, {}).get("load_cores") for p in ("tool", "bare")]
+    return "/".join("-" if v is None else f"{v:.2f}" for v in values)
+
+
 def yes_no(value: bool | None) -> str:
     return "-" if value is None else "yes" if value else "no"
 
@@ -264,7 +313,7 @@ def show(payload: dict, path: Path) -> None:
 
     from inference_lab.ui.console import compact_table, console
 
-    screen = console() if console().is_terminal else Console(width=160, highlight=False)
+    screen = console() if console().is_terminal else Console(width=190, highlight=False)
     s = payload["settings"]
     table = compact_table(
         title=f"Measurement truth: {s['config']} ({s['kit']} kit), {s['repeats']} repeats, {s['threads']} thread(s), "
@@ -273,9 +322,12 @@ def show(payload: dict, path: Path) -> None:
                 "tok/s = completion tokens/s, median [95% CI] over rounds; inside = the median lies inside each "
                 "other repeat's interval (hits/others); tool/bare = the tool's median over the bare generate() "
                 f"timer's, [95% CI]; agree = within {s['tolerance']:.0%}; noisy = run flagged noisy (busy machine "
-                "or wide spread) / this method's rounds spread > 10 %")
-    for column in ("repeat", "method", "tool tok/s", "inside", "bare tok/s", "tool/bare", "agree", "tokens equal",
-                   "noisy", "winner (tok/s)", "load before -> after"):
+                "or wide spread) / this method's rounds spread > 10 %; loops' cores = CPU the busy loops took "
+                "while the tool / the bare timer ran")
+    loaded = bool(s["load"])
+    columns = ["repeat", "method", "tool tok/s", "inside", "bare tok/s", "tool/bare", "agree", "tokens equal",
+               "noisy", "winner (tok/s)", "load before -> after"] + (["loops' cores tool/bare"] if loaded else [])
+    for column in columns:
         table.add_column(column, justify="left" if column in {"method", "winner (tok/s)"} else "right",
                          no_wrap=column in {"tool tok/s", "bare tok/s", "tool/bare"})
     for repeat, cross in zip(payload["repeats"], payload["cross_repeat"]):
@@ -289,7 +341,8 @@ def show(payload: dict, path: Path) -> None:
                 fmt_figure(m["bare"]), fmt_ratio(m["tool_over_bare"]), yes_no(m["agreement"]["within"]),
                 yes_no(m["tokens_equal"]), f"{yes_no(repeat['noisy'])} / {'~' if m['noisy'] else '-'}",
                 (repeat["winners"].get(RANKING_METRIC) or "tie") if first else "",
-                f"{repeat['load_average_before'][0]:.2f} -> {repeat['load_average_after'][0]:.2f}" if first else "")
+                f"{repeat['load_average_before'][0]:.2f} -> {repeat['load_average_after'][0]:.2f}" if first else "",
+                *([loop_cores(repeat) if first else ""] if loaded else []))
             first = False
         table.add_section()
     screen.print(table)
@@ -355,10 +408,10 @@ def main(argv: list[str] | None = None) -> int:
     timer = BareTimer(config)
     repeats = []
     try:
-        with busy_load(args.load) as pids:
+        with busy_load(args.load) as load:
             settled = settle(cores, args.settle, log) if args.load else None
             for index in range(args.repeats):
-                repeats.append(measure_repeat(index, args, sets, work, env, timer, log))
+                repeats.append(measure_repeat(index, args, sets, work, env, timer, load, log))
     except KeyboardInterrupt as exc:
         log(f"stopped by {signals.describe(exc)}; busy loops killed; finished repeats: {len(repeats)}")
         return signals.exit_code(getattr(exc, "signum", None))
@@ -375,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"config": args.config, "repeats": args.repeats, "load": args.load, "threads": args.threads,
                      "kit": kit, "sets": sets, "tolerance": args.tolerance, "settle_s": args.settle,
                      "temperature_forced_to_0": not args.keep_temperature},
-        "load_processes": pids if args.load else [], "settled": settled,
+        "load_processes": load.pids, "settled": settled,
         "load_average_before": load_before, "load_average_after": load_after,
         "repeats": repeats, "cross_repeat": [{m: {**c, "inside": {str(j + 1): v for j, v in c["inside"].items()},
                                                   "overlap": {str(j + 1): v for j, v in c["overlap"].items()}}

@@ -134,8 +134,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def test_busy_load_processes_run_inside_the_block_and_are_killed_after_an_error():
-    with pytest.raises(RuntimeError), measurement_truth.busy_load(2) as pids:
-        assert len(pids) == 2 and all(alive(p) for p in pids)
+    with pytest.raises(RuntimeError), measurement_truth.busy_load(2) as load:
+        pids = load.pids
+        assert len(pids) == 2 and all(alive(p) for p in pids) and load.running() == 2
         raise RuntimeError("the benchmark broke")
     assert not any(alive(p) for p in pids)
 
@@ -161,8 +162,8 @@ def test_busy_loops_die_with_a_benchmark_killed_by_sigkill(tmp_path, subreaper):
         import sys, time
         sys.path.insert(0, {str(BENCHMARKS)!r})
         import measurement_truth
-        with measurement_truth.busy_load(1) as pids:
-            print(pids[0], flush=True)
+        with measurement_truth.busy_load(1) as load:
+            print(load.pids[0], flush=True)
             time.sleep(60)
     """))
     env = {**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)}
