@@ -4,8 +4,10 @@ Runs `inference-lab lora` in a fresh subprocess per run (so every run's peak RSS
 synthetic samples of the demo kit's sentiment task, for:
   unmerged PEFT vs merged (merge_and_unload into a copy), chunked vs full, adapter kept vs loaded per chunk,
   and the mixed-adapter single pass;
-and reports throughput, per-phase time, peak RSS (peak GPU memory on CUDA), output agreement with the
+and reports throughput, per-stage time, peak RSS (peak GPU memory on CUDA), output agreement with the
 unmerged chunked run, and peak RSS for 100 vs 10,000 samples (streaming should keep it flat).
+Each run gets its own parent folder (`--output`); the mode creates one run folder in it, whose summary.json
+(`stages`, `metrics`, `peak_rss_bytes`) and results.jsonl (`prediction` rows, `model: base|lora`) are read back.
 
     .venv/bin/python benchmarks/lora_strategies.py --kit tiny            # quick
     .venv/bin/python benchmarks/lora_strategies.py --kit full --skip-scale
@@ -28,14 +30,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from inference_lab.environment import collect_environment  # noqa: E402
-from inference_lab.report import console, fmt_bytes, fmt_seconds  # noqa: E402
-from inference_lab.storage import write_json_atomic  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from inference_lab.demo_kit.build import ensure_kit, is_built, kit_dir, kit_home, read_manifest  # noqa: E402
+from inference_lab.core import stats  # noqa: E402
+from inference_lab.core.environment import collect_environment, load_average  # noqa: E402
+from inference_lab.core.storage import read_jsonl, write_json_atomic  # noqa: E402
+from inference_lab.demo_kit import is_built, kit_dir, kit_home, read_manifest  # noqa: E402
+from inference_lab.demo_kit.build import ensure_kit  # noqa: E402
 from inference_lab.demo_kit.corpus import task_example  # noqa: E402
+from inference_lab.ui.console import compact_table, console, fmt_bytes, fmt_seconds  # noqa: E402
 
 # name -> config overrides; "chunked" uses --chunk-size, "full" one chunk.
 STRATEGIES: dict[str, dict] = {
@@ -48,7 +52,9 @@ STRATEGIES: dict[str, dict] = {
     "mixed pass, full": {"inference.strategy": "mixed", "inference.chunk_size": None},
 }
 REFERENCE = "unmerged, chunked"
-WORK_PHASES = ("base", "lora", "mixed", "adapter_load", "adapter_unload", "write", "release")
+# The stages that are the work itself: not reading the test file, loading the model or the warm-up
+# (`adapter_check`), which every strategy pays alike.
+WORK_STAGES = ("base", "lora", "mixed", "adapter_load", "adapter_unload", "write", "release")
 
 
 def write_samples(path: Path, n: int, seed: int) -> Path:
@@ -59,43 +65,60 @@ def write_samples(path: Path, n: int, seed: int) -> Path:
     return path
 
 
+def the_run_folder(parent: Path) -> Path:
+    """The one run folder the mode created in `parent` (each run gets a parent of its own)."""
+    folders = [p for p in parent.iterdir() if (p / "summary.json").is_file()]
+    if len(folders) != 1:
+        raise SystemExit(f"expected one run folder in {parent}, found {len(folders)}")
+    return folders[0]
+
+
+def responses_by_model(records: list[dict]) -> dict[str, dict[str, str]]:
+    """{model: {sample id: response}} from the run's `prediction` records."""
+    out: dict[str, dict[str, str]] = {"base": {}, "lora": {}}
+    for row in records:
+        if row.get("kind") == "prediction":
+            out[row["model"]][row["id"]] = row["response"]
+    return out
+
+
 def run_cli(config: dict, overrides: dict, out_dir: Path, threads: int) -> dict:
-    """One `inference-lab lora` run in its own process; returns its comparison report plus its outputs."""
+    """One `inference-lab lora` run in its own process; returns its summary plus its outputs."""
+    out_dir.mkdir(parents=True)
     config_file = out_dir.with_suffix(".json")
-    config_file.write_text(json.dumps(config))
+    config_file.write_text(json.dumps({**config, "num_threads": threads}))
     sets = [arg for key, value in overrides.items() for arg in ("--set", f"{key}={json.dumps(value)}")]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "inference_lab", "lora", str(config_file), "--output", str(out_dir), "--fresh",
-           "--quiet", *sets]
+    cmd = [sys.executable, "-m", "inference_lab", "lora", str(config_file), "--output", str(out_dir), "--quiet",
+           "--yes", *sets]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"run failed ({' '.join(cmd)}):\n{done.stderr[-2000:]}")
-    report = json.loads((out_dir / "comparison_report.json").read_text())
-    responses = {}
-    for name in ("base", "lora"):
-        rows = [json.loads(line) for line in (out_dir / f"{name}_predictions.jsonl").read_text().splitlines()]
-        responses[name] = {row["id"]: row["response"] for row in rows}
-    return {"report": report, "responses": responses}
+    folder = the_run_folder(out_dir)
+    summary = json.loads((folder / "summary.json").read_text())
+    return {"summary": summary, "responses": responses_by_model(read_jsonl(folder / "results.jsonl")[0])}
 
 
-def phase(report: dict, name: str, key: str) -> float:
-    return report["phases"].get(name, {}).get(key) or 0.0
+def stage(summary: dict, name: str, key: str) -> float:
+    return summary["stages"].get(name, {}).get(key) or 0.0
 
 
-def summarize_run(report: dict) -> dict:
-    work = sum(phase(report, p, "seconds") for p in WORK_PHASES)
-    lora_pass = "mixed" if "mixed" in report["phases"] else "lora"
+def summarize_run(summary: dict) -> dict:
+    work = sum(stage(summary, p, "seconds") for p in WORK_STAGES)
+    lora_pass = "mixed" if "mixed" in summary["stages"] else "lora"
     return {
         "work_seconds": work,
-        "samples_per_s": report["samples"] / work if work else None,
-        "base_tokens_per_s": phase(report, "base", "tokens_per_s") or None,
-        "lora_tokens_per_s": phase(report, lora_pass, "tokens_per_s") or None,
-        "adapter_seconds": phase(report, "adapter_load", "seconds") + phase(report, "adapter_unload", "seconds"),
-        "adapter_calls": int(phase(report, "adapter_load", "calls")),
-        "peak_rss_bytes": report["peak_rss_bytes"],
-        "peak_gpu_bytes": report["peak_gpu_bytes"],
-        "phase_seconds": {name: p["seconds"] for name, p in report["phases"].items()},
-        "accuracy": {"base": report["metrics"]["base"]["accuracy"], "lora": report["metrics"]["lora"]["accuracy"]},
+        "samples_per_s": summary["samples"] / work if work else None,
+        "base_tokens_per_s": stage(summary, "base", "tokens_per_s") or None,
+        "lora_tokens_per_s": stage(summary, lora_pass, "tokens_per_s") or None,
+        "adapter_seconds": stage(summary, "adapter_load", "seconds") + stage(summary, "adapter_unload", "seconds"),
+        "adapter_calls": int(stage(summary, "adapter_load", "calls")),
+        "peak_rss_bytes": summary["peak_rss_bytes"],
+        "peak_gpu_bytes": summary["peak_gpu_bytes"],
+        "stage_seconds": {name: p["seconds"] for name, p in summary["stages"].items()},
+        "accuracy": {"base": summary["metrics"]["base"]["accuracy"], "lora": summary["metrics"]["lora"]["accuracy"]},
+        "noisy": [f for f in summary.get("flags") or [] if f.startswith("noisy")],
+        "status": summary["status"],
     }
 
 
@@ -109,7 +132,7 @@ def agreement(a: dict[str, str], b: dict[str, str]) -> float:
 
 
 def strategy_runs(args, kit: str, folder: Path, test_file: Path, work: Path) -> dict:
-    config = {"base_model": str(folder / "main"), "adapter": str(folder / "lora"),
+    config = {"main_model": str(folder / "main"), "adapter": str(folder / "lora"),
               "inference": {"test_file": str(test_file), "batch_size": args.batch_size, "chunk_size": args.chunk_size},
               "generation": {"max_new_tokens": args.max_new_tokens}}
     results: dict[str, dict] = {}
@@ -119,14 +142,18 @@ def strategy_runs(args, kit: str, folder: Path, test_file: Path, work: Path) -> 
             slug = "".join(c if c.isalnum() else "-" for c in name)
             out = run_cli(config, overrides, work / f"{kit}-{slug}-{repeat}", args.threads)
             entry = results.setdefault(name, {"overrides": overrides, "runs": [], "responses": out["responses"]})
-            entry["runs"].append(summarize_run(out["report"]))
-            entry["model"] = out["report"]["model"]
+            entry["runs"].append(summarize_run(out["summary"]))
+            entry["model"] = out["summary"]["models"]["main"]
     reference = results[REFERENCE]["responses"]
     for entry in results.values():
         runs = entry["runs"]
-        entry["median"] = {key: median_of(runs, key) for key in runs[0] if key not in {"phase_seconds", "accuracy"}}
-        entry["median"]["phase_seconds"] = {p: statistics.median(r["phase_seconds"].get(p, 0.0) for r in runs)
-                                            for p in runs[0]["phase_seconds"]}
+        entry["median"] = {key: median_of(runs, key) for key in runs[0]
+                           if key not in {"stage_seconds", "accuracy", "noisy", "status"}}
+        entry["median"]["stage_seconds"] = {p: statistics.median(r["stage_seconds"].get(p, 0.0) for r in runs)
+                                            for p in runs[0]["stage_seconds"]}
+        entry["spread"] = {key: stats.summary_dict([r[key] for r in runs])
+                           for key in ("work_seconds", "samples_per_s", "peak_rss_bytes")}
+        entry["noisy_runs"] = sum(bool(r["noisy"]) for r in runs)
         entry["accuracy"] = runs[0]["accuracy"]
         entry["agreement_with_unmerged"] = {m: agreement(entry["responses"][m], reference[m]) for m in ("base", "lora")}
         del entry["responses"]
@@ -142,13 +169,13 @@ def scale_runs(args, tiny: Path, work: Path) -> dict:
     for name, n, chunk in cases:
         console(stderr=True).print(f"[dim]scale: {name}[/dim]")
         test_file = write_samples(work / f"scale-{n}.jsonl", n, seed=11)
-        config = {"base_model": str(tiny / "main"), "adapter": str(tiny / "lora"),
+        config = {"main_model": str(tiny / "main"), "adapter": str(tiny / "lora"),
                   "inference": {"test_file": str(test_file), "batch_size": args.scale_batch, "chunk_size": chunk},
                   "generation": {"max_new_tokens": 2}}
-        report = run_cli(config, {}, work / f"scale-{n}-{chunk}", args.threads)["report"]
-        out[name] = {"samples": n, "chunk_size": chunk, "peak_rss_bytes": report["peak_rss_bytes"],
-                     "phase_peak_rss_bytes": {p: v["peak_rss_bytes"] for p, v in report["phases"].items()},
-                     "work_seconds": summarize_run(report)["work_seconds"]}
+        summary = run_cli(config, {}, work / f"scale-{n}-{chunk}", args.threads)["summary"]
+        out[name] = {"samples": n, "chunk_size": chunk, "peak_rss_bytes": summary["peak_rss_bytes"],
+                     "stage_peak_rss_bytes": {p: v["peak_rss_bytes"] for p, v in summary["stages"].items()},
+                     "work_seconds": summarize_run(summary)["work_seconds"]}
     small = out["100, chunked"]["peak_rss_bytes"]
     for entry in out.values():
         entry["vs_100_samples"] = entry["peak_rss_bytes"] / small - 1
@@ -158,29 +185,35 @@ def scale_runs(args, tiny: Path, work: Path) -> dict:
 def strategies_table(payload: dict) -> Table:
     settings, results = payload["settings"], payload["strategies"]
     weights = payload["kit_models"]["main"]["bytes"]
-    table = Table(title=f"LoRA vs base strategies, '{payload['kit']}' kit ({fmt_bytes(weights)} of weights): "
+    table = compact_table(title=f"LoRA vs base strategies, '{payload['kit']}' kit ({fmt_bytes(weights)} of weights): "
                         f"{settings['samples']} samples, batch {settings['batch_size']}, "
                         f"chunk {settings['chunk_size']}, {settings['max_new_tokens']} new tokens, "
-                        f"{settings['threads']} thread(s), median of {settings['repeats']}")
-    for column in ("strategy", "work time", "samples/s", "base pass", "LoRA pass", "adapter load+unload (loads)",
-                   "peak RSS", "Δ RSS", "LoRA = unmerged", "base = unmerged"):
-        table.add_column(column, justify="left" if column == "strategy" else "right", no_wrap=column == "strategy")
+                        f"{settings['threads']} thread(s), median of {settings['repeats']}",
+                  caption=f"work time = the stages {', '.join(WORK_STAGES)} (not reading, loading or the warm-up); "
+                          f"95% CI of the median work time; noisy = runs flagged noisy (machine busy); load average "
+                          f"{payload.get('load_average_before')} -> {payload.get('load_average_after')}")
+    for column in ("strategy", "work time", "95% CI", "samples/s", "base pass", "LoRA pass",
+                   "adapter load+unload (loads)", "peak RSS", "Δ RSS", "LoRA = unmerged", "base = unmerged", "noisy"):
+        table.add_column(column, justify="left" if column == "strategy" else "right",
+                         no_wrap=column in {"strategy", "95% CI"})
     reference_rss = results[REFERENCE]["median"]["peak_rss_bytes"]
     for name, entry in results.items():
         m, agree = entry["median"], entry["agreement_with_unmerged"]
-        seconds = m["phase_seconds"]
+        seconds = m["stage_seconds"]
+        work = entry.get("spread", {}).get("work_seconds") or {}
+        interval = "-" if work.get("ci_low") is None else f"{work['ci_low'] * 1e3:.0f}-{work['ci_high'] * 1e3:.0f} ms"
         lora_pass = fmt_seconds(seconds.get("lora", seconds.get("mixed"))) + (" (both)" if "mixed" in seconds else "")
-        table.add_row(name, fmt_seconds(m["work_seconds"]), f"{m['samples_per_s']:.1f}",
+        table.add_row(name, fmt_seconds(m["work_seconds"]), interval, f"{m['samples_per_s']:.1f}",
                       fmt_seconds(seconds["base"]) if "base" in seconds else "(in mixed)",
                       lora_pass,
-                      f"{fmt_seconds(m['adapter_seconds'])} ({m['adapter_calls']})", fmt_bytes(m["peak_rss_bytes"]),
+                      f"{fmt_seconds(m['adapter_seconds'])} ({m['adapter_calls']:g})", fmt_bytes(m["peak_rss_bytes"]),
                       f"{(m['peak_rss_bytes'] - reference_rss) / 2**20:+.1f} MiB", f"{agree['lora']:.0%}",
-                      f"{agree['base']:.0%}")
+                      f"{agree['base']:.0%}", f"{entry.get('noisy_runs', 0)}/{len(entry['runs'])}")
     return table
 
 
 def scale_table(scale: dict) -> Table:
-    table = Table(title="Peak RSS vs number of samples (tiny kit, 2 new tokens)")
+    table = compact_table(title="Peak RSS vs number of samples (tiny kit, 2 new tokens)")
     for column in ("run", "samples", "work time", "peak RSS", "vs 100 samples"):
         table.add_column(column, justify="left" if column == "run" else "right")
     for name, entry in scale.items():
@@ -230,6 +263,7 @@ def main() -> int:
     kit, folder = pick_kit(args.kit)
     out_path = args.output or REPO / "benchmarks" / "results" / f"lora_strategies-{kit}.json"
 
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="lora-bench-") as tmp:
         work = Path(tmp)
         test_file = write_samples(work / "samples.jsonl", args.samples, seed=3)
@@ -241,7 +275,8 @@ def main() -> int:
                "kit_models": {role: {key: manifest["models"][role].get(key)
                                      for key in ("params", "trainable_params", "bytes")} for role in ("main", "lora")},
                "settings": vars(args) | {"output": str(out_path)},
-               "strategies": results, "scale": scale, "environment": collect_environment(None)}
+               "strategies": results, "scale": scale, "load_average_before": load_before,
+               "load_average_after": load_average(), "environment": collect_environment(None)}
     write_json_atomic(out_path, payload)
     show(payload, out_path)
     return 0
