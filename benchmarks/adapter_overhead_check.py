@@ -73,19 +73,11 @@ def max_abs_drift(drift: dict | None) -> float | None:
     return max(changes) if changes else None
 
 
-class ThreadedPeftBenchConfig(PeftBenchConfig):
-    """peft-bench's config has no `num_threads`, so the session would set torch's threads to the physical cores
-    whatever this benchmark asks; the session reads `num_threads` from any config that has one (and records it in
-    config.json), so this subclass adds it. Nothing else of the mode reads it."""
-
-    num_threads: int | None = None
-
-
 def suite_overhead(model_id: str, overrides: list[str], out: Path, paired: bool, threads: int | None) -> dict:
     """One peft-bench run of lora_r8 through the session (the CLI's path), in this process."""
     data = apply_overrides({"experiments": [str(EXPERIMENT)], "model_id": model_id, "paired_base": paired,
                             "rebuild_base": not paired, "output_dir": str(out), "num_threads": threads}, overrides)
-    config = validate_config(ThreadedPeftBenchConfig, data, "adapter_overhead_check")
+    config = validate_config(PeftBenchConfig, data, "adapter_overhead_check")
     outcome = session.execute(MODES["peft-bench"], config, label=f"overhead-{'paired' if paired else 'cached'}")
     [result] = outcome.summary["experiments"]
     if result["status"] == "failed":  # `unreliable` (measurable drift in cached mode) is a finding, not a failure

@@ -156,7 +156,8 @@ def test_a_saved_config_is_offered_as_a_preset_with_its_preview(paths):
 
 def test_run_a_preset_from_the_menu_on_the_tiny_kit(paths, tiny_kit):
     (paths.configs_dir / "tiny.json").write_text(json.dumps(TINY_PRESET))
-    (paths.configs_dir / "lora_like.json").write_text(json.dumps({"main_model": "demo", "adapter": "demo-lora", "test_file": "demo-task"}))
+    lora_like = {"main_model": "demo", "adapter": "demo-lora", "test_file": "demo-task"}
+    (paths.configs_dir / "lora_like.json").write_text(json.dumps(lora_like))
     code, out = drive(pick(PRESET) + ENTER + ENTER, paths)
     assert code == 0
     [folder] = list(paths.output_dir.iterdir())
