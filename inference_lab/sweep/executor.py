@@ -55,8 +55,7 @@ def visible_gpus() -> list[str]:
 
 def worker_slots(configs: list[dict[str, Any]], gpus: list[str] | None = None) -> list[str]:
     """['cuda:0', 'cuda:1', ...] or ['cpu'] (pure given `gpus`)."""
-    cpu_only = bool(configs) and all(str(c.get("device", "auto")).startswith("cpu") for c in configs)
-    if cpu_only:  # no need to ask torch about GPUs nobody will use
+    if all(str(c.get("device", "auto")).startswith("cpu") for c in configs):  # no torch needed to know that
         return ["cpu"]
     gpus = visible_gpus() if gpus is None else gpus
     return [f"cuda:{g}" for g in gpus] or ["cpu"]

@@ -71,9 +71,14 @@ def demo_names(mode: str, configs: list[dict[str, Any]]) -> list[str]:
 def prepare_models(mode: str, configs: list[dict[str, Any]], log=None) -> None:
     """Build the demo kits the points name, once, before any point starts: otherwise the first point would spend
     minutes building the kit silently into its own log, and a second GPU worker would wait on the kit's lock."""
+    from ..demo_kit.names import demo_path
+
+    names = demo_names(mode, configs)
+    if all((found := demo_path(name)) is None or found[2] for name in names):
+        return  # every kit named is built: no need to import the builder (and torch) into the sweep process
     from ..demo_kit.build import ensure_named
 
-    ensure_named(demo_names(mode, configs), log=log)
+    ensure_named(names, log=log)
 
 
 # --- what a point left behind ---------------------------------------------------------------------------------
@@ -109,6 +114,17 @@ def last_line(path: Path) -> str | None:
     return lines[-1][:300] if lines else None
 
 
+def failed_item(summary: dict[str, Any]) -> str | None:
+    """'<item>: <reason>' of the first failed item of a run that failed part-way. Every mode lists its items as
+    dicts with the house's `status` and `reason` (methods, variants, experiments), so no mode is named here."""
+    for value in summary.values():
+        for row in value if isinstance(value, list) else []:
+            if isinstance(row, dict) and row.get("status") == "failed" and row.get("reason"):
+                name = next((v for v in row.values() if isinstance(v, str)), "an item")
+                return f"{name}: {str(row['reason']).splitlines()[0][:300]}"
+    return None
+
+
 def outcome(exit_code: int | None, point_dir: Path) -> Outcome:
     """Judge a finished point process by its exit code and its run folder."""
     run_dir = find_run_folder(point_dir)
@@ -117,7 +133,7 @@ def outcome(exit_code: int | None, point_dir: Path) -> Outcome:
         return Outcome("interrupted", exit_code, "stopped before it finished", run_dir)
     if exit_code == 0 and summary is not None and summary.get("status") == "complete":
         return Outcome("ok", exit_code, None, run_dir)
-    error = summary.get("error") if summary else None
+    error = (summary.get("error") or failed_item(summary)) if summary else None
     error = error or last_line(point_dir / STDERR_LOG)
     if exit_code == 0:
         error = error or "the process exited 0 but left no complete summary.json"

@@ -55,8 +55,10 @@ def make_executor(name: str, address: str | None = None):
 def run_sweep(mode: str, data: dict[str, Any] | None, *, label: str = "sweep", source: str = "config",
               output: str | Path | None = None, resume: str | Path | None = None, yes: bool = False,
               executor: str = "local", address: str | None = None, slo: str | None = None,
-              console: Console | None = None, log: Callable[[str], None] | None = None) -> int:
-    """Run the sweep block of `data` (a mode's config as a mapping, --set applied), or continue `resume`."""
+              console: Console | None = None, log: Callable[[str], None] | None = None,
+              plan_shown: bool = False) -> int:
+    """Run the sweep block of `data` (a mode's config as a mapping, --set applied), or continue `resume`.
+    `plan_shown`: the caller (the menu) has shown the plan and had it confirmed."""
     from ..ui.console import console as default_console
 
     out = console or default_console()
@@ -65,7 +67,7 @@ def run_sweep(mode: str, data: dict[str, Any] | None, *, label: str = "sweep", s
     if resume is not None:
         folder, todo = _resume(mode, data, Path(resume), yes, out)
     else:
-        folder, todo = _start(mode, data, label, source, output, yes, executor, out)
+        folder, todo = _start(mode, data, label, source, output, yes, executor, out, plan_shown)
     if folder is None:  # the user said no
         return 0
     try:
@@ -109,7 +111,7 @@ def _confirm(out: Console, count: int, yes: bool) -> bool:
 
 
 def _start(mode: str, data: dict[str, Any] | None, label: str, source: str, output: str | Path | None, yes: bool,
-           executor: str, out: Console) -> tuple[SweepFolder | None, list[Entry]]:
+           executor: str, out: Console, plan_shown: bool = False) -> tuple[SweepFolder | None, list[Entry]]:
     if data is None:
         raise UserError("a sweep needs a config (or --resume SWEEP_DIR)")
     base, spec = split_sweep(data, source)
@@ -117,7 +119,8 @@ def _start(mode: str, data: dict[str, Any] | None, label: str, source: str, outp
         raise UserError(f'{source}: no sweep block; add "sweep": {{"grid": {{"batch_size": [1, 2, 4]}}}}')
     points = expand(base, spec)
     problems = {p.id: reason for p in points if (reason := precheck(mode, p.config, f"point {p.id}"))}
-    out.print(plan_table(points, problems, title=f"Sweep plan: {len(points)} points = {spec.shape()}"))
+    if not plan_shown:
+        out.print(plan_table(points, problems, title=f"Sweep plan: {len(points)} points = {spec.shape()}"))
     if len(problems) == len(points):
         raise UserError(f"every point of the sweep is invalid, e.g. {next(iter(problems.values()))}")
     if problems:
