@@ -50,6 +50,8 @@ NEEDS = {("use_quantization", ("4bit", "8bit", True)): "bitsandbytes"}
 def drop_unavailable(preset: dict, installed=None) -> tuple[dict, list[dict]]:
     """The sweep config without the swept values whose package is missing (grid values, or whole zip rows), and
     one {"label", "status": "skipped", "reason"} per value dropped (pure given `installed`)."""
+    from inference_lab.sweep.plan import point_label  # labels as the sweep's own points read
+
     installed = installed or (lambda module: importlib.util.find_spec(module) is not None)
     sweep = copy.deepcopy(preset.get("sweep") or {})
     skipped = []
@@ -63,13 +65,13 @@ def drop_unavailable(preset: dict, installed=None) -> tuple[dict, list[dict]]:
 
         grid = sweep.get("grid") or {}
         if key in grid:
-            skipped += [{"label": f"{key}={json.dumps(v)}", "status": "skipped", "reason": reason}
+            skipped += [{"label": point_label({key: v}), "status": "skipped", "reason": reason}
                         for v in grid[key] if needs(v)]
             grid[key] = [v for v in grid[key] if not needs(v)]
         for group in sweep.get("zip") or []:
             if key in group:
                 keep = [i for i, v in enumerate(group[key]) if not needs(v)]
-                skipped += [{"label": ",".join(f"{k}={json.dumps(group[k][i])}" for k in group), "status": "skipped",
+                skipped += [{"label": point_label({k: group[k][i] for k in group}), "status": "skipped",
                              "reason": reason} for i in range(len(group[key])) if i not in keep]
                 for k in group:
                     group[k] = [group[k][i] for i in keep]

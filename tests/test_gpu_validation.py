@@ -46,7 +46,7 @@ def test_quantized_values_are_dropped_and_recorded_when_bitsandbytes_is_missing(
     preset = json.loads((REPO / "configs" / "real-gpu.json").read_text())
     kept, skipped = gv.drop_unavailable(preset, installed=lambda module: module != "bitsandbytes")
     assert kept["sweep"]["grid"]["use_quantization"] == [False]
-    assert skipped == [{"label": 'use_quantization="4bit"', "status": "skipped",
+    assert skipped == [{"label": "use_quantization=4bit", "status": "skipped",
                         "reason": "bitsandbytes not installed"}]
     assert kept["sweep"]["zip"] == preset["sweep"]["zip"] and "4bit" in preset["sweep"]["grid"]["use_quantization"]
     assert gv.drop_unavailable(preset, installed=lambda module: True) == (preset, [])
@@ -64,7 +64,7 @@ def test_run_preset_runs_the_sweep_through_the_cli_and_reads_the_index(gv, tiny_
         "device": "cpu", "num_threads": 1, "use_quantization": False,
         "sweep": {"grid": {"use_quantization": [False, "4bit"]}}}))
     results = gv.run_preset(preset, tmp_path / "runs", timeout=300, installed=lambda module: False)
-    assert [(r["label"], r["status"]) for r in results] == [('use_quantization="4bit"', "skipped"),
+    assert [(r["label"], r["status"]) for r in results] == [("use_quantization=4bit", "skipped"),
                                                             ("use_quantization=false", "ok")]
     assert json.loads((Path(results[1]["run_dir"]) / "summary.json").read_text())["status"] == "complete"
 
