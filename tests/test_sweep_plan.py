@@ -265,3 +265,7 @@ def test_one_worker_per_gpu_and_one_at_a_time_on_cpu():
     assert worker_slots([{"device": "cpu"}, {"device": "cpu"}], gpus=["0", "1"]) == ["cpu"]
     assert worker_slots([{"device": "auto"}], gpus=[]) == ["cpu"]
     assert slot_env("cuda:1")["CUDA_VISIBLE_DEVICES"] == "1"
+    # A point spread over all GPUs (device_map) or naming its GPU: one at a time, not re-pinned.
+    assert worker_slots([{"device": "auto", "device_map": "auto"}], gpus=["0", "1"]) == ["all"]
+    assert worker_slots([{"device": "cuda:1"}], gpus=["0", "1"]) == ["all"]
+    assert slot_env("all") == slot_env("cpu")

@@ -54,9 +54,12 @@ def visible_gpus() -> list[str]:
 
 
 def worker_slots(configs: list[dict[str, Any]], gpus: list[str] | None = None) -> list[str]:
-    """['cuda:0', 'cuda:1', ...] or ['cpu'] (pure given `gpus`)."""
+    """['cuda:0', 'cuda:1', ...] or ['cpu'], or ['all'] (pure given `gpus`)."""
     if all(str(c.get("device", "auto")).startswith("cpu") for c in configs):  # no torch needed to know that
         return ["cpu"]
+    if any(c.get("device_map") or str(c.get("device", "")).startswith("cuda:") for c in configs):
+        # A point spread over every GPU, or pinned to one by name: one point at a time, nothing re-pinned.
+        return ["all"]
     gpus = visible_gpus() if gpus is None else gpus
     return [f"cuda:{g}" for g in gpus] or ["cpu"]
 
@@ -83,6 +86,8 @@ class LocalExecutor:
         slots = self._slots(jobs)
         if slots == ["cpu"]:
             return "local, one point at a time (CPU)"
+        if slots == ["all"]:
+            return "local, one point at a time (points use device_map or name their GPU)"
         return f"local, {len(slots)} worker{'s' * (len(slots) > 1)}, one per GPU ({', '.join(slots)})"
 
     def run(self, jobs: list[Job], started: Started, finished: Finished) -> None:
