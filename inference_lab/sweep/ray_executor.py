@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import UserError
+from ..core.errors import UserError, first_line
 from . import point
 from .executor import Finished, Job, Started
 from .point import Outcome
@@ -62,15 +62,21 @@ def write_point_files(point_dir: Path, files: dict[str, bytes]) -> None:
 
 class RayExecutor:
     def __init__(self, address: str | None = None, wait_s: float = 5.0):
-        self.ray = import_ray()  # fail before anything is planned or created
+        self.ray = import_ray()
         self.address = address
         self.wait_s = wait_s
         self._started_ray = False
+        self._connect()  # a missing Ray or an unreachable cluster fails before anything is planned or created
 
     def _connect(self) -> None:
-        if not self.ray.is_initialized():
+        if self.ray.is_initialized():
+            return
+        try:
             self.ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
-            self._started_ray = True
+        except Exception as exc:  # noqa: BLE001 - ray raises ConnectionError, RuntimeError, ValueError...
+            where = self.address or "a local Ray"
+            raise UserError(f"--executor ray: cannot start or reach {where} ({first_line(exc)})") from None
+        self._started_ray = True
 
     def slots(self) -> list[tuple[str, dict[str, Any]]]:
         """[(worker name, task options)]: one per cluster GPU, else one per node (all of its CPUs, pinned)."""
