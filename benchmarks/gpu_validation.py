@@ -2,9 +2,10 @@
 
 Steps, each recorded in one JSON (benchmarks/results/gpu_validation.json) and summarised in a table:
 1. environment: torch/CUDA/transformers versions, GPU, which optional packages exist (flash-attn, bitsandbytes, NVML);
-2. the real-gpu preset (configs/real-gpu.json: `defaults` + one entry per run), each run through the comparator's
-   CLI in its own process (`python -m inference_lab run --config ... --output ...`); runs whose `requires` packages
-   are missing are skipped with the reason;
+2. the real-gpu preset (configs/real-gpu.json: a sweep config, each point in its own process) through the CLI
+   (`python -m inference_lab methods CONFIG --output DIR --quiet --yes`); quantized values of the sweep are dropped
+   (and recorded as skipped, with the reason) when bitsandbytes is missing; each point's status is read from the
+   sweep's index.json;
 3. LoRA strategies at Qwen3-4B shape: random weights, a random LoRA on every projection; base (adapter disabled),
    unmerged, merged (a merged copy), and the mixed-adapter batch (half the rows on the base), interleaved rounds;
    tokens/s and, where NVML can, joules per output token;
@@ -42,21 +43,39 @@ OPTIONAL_PACKAGES = {"flash_attn": "flash-attn", "bitsandbytes": "bitsandbytes",
 # --- pure parts ------------------------------------------------------------------------------------------------
 
 
-def preset_runs(preset: dict) -> list[dict]:
-    """`defaults` merged under each entry of `runs` -> [{"label", "requires", "config"}]."""
-    defaults = preset.get("defaults", {})
-    runs = []
-    for entry in preset.get("runs", []):
-        entry = dict(entry)
-        label = entry.pop("label")
-        requires = entry.pop("requires", [])
-        runs.append({"label": label, "requires": requires, "config": {**defaults, **entry}})
-    return runs
+# Sweep values that need a package: (config key, values) -> the module that must be importable.
+NEEDS = {("use_quantization", ("4bit", "8bit", True)): "bitsandbytes"}
 
 
-def missing_packages(requires: list[str], installed=None) -> list[str]:
+def drop_unavailable(preset: dict, installed=None) -> tuple[dict, list[dict]]:
+    """The sweep config without the swept values whose package is missing (grid values, or whole zip rows), and
+    one {"label", "status": "skipped", "reason"} per value dropped (pure given `installed`)."""
+    from inference_lab.sweep.plan import point_label  # labels as the sweep's own points read
+
     installed = installed or (lambda module: importlib.util.find_spec(module) is not None)
-    return [name for name in requires if not installed(name)]
+    sweep = copy.deepcopy(preset.get("sweep") or {})
+    skipped = []
+    for (key, values), module in NEEDS.items():
+        if installed(module):
+            continue
+        reason = f"{module} not installed"
+
+        def needs(value, values=values) -> bool:
+            return any(value is v or (isinstance(v, str) and value == v) for v in values)
+
+        grid = sweep.get("grid") or {}
+        if key in grid:
+            skipped += [{"label": point_label({key: v}), "status": "skipped", "reason": reason}
+                        for v in grid[key] if needs(v)]
+            grid[key] = [v for v in grid[key] if not needs(v)]
+        for group in sweep.get("zip") or []:
+            if key in group:
+                keep = [i for i, v in enumerate(group[key]) if not needs(v)]
+                skipped += [{"label": point_label({k: group[k][i] for k in group}), "status": "skipped",
+                             "reason": reason} for i in range(len(group[key])) if i not in keep]
+                for k in group:
+                    group[k] = [group[k][i] for i in keep]
+    return {**preset, "sweep": sweep}, skipped
 
 
 def timing_agreement(stopwatch_seconds: list[float], event_seconds: list[float],
@@ -94,26 +113,30 @@ def environment() -> dict:
     return info
 
 
-def run_preset(preset_path: Path, out_dir: Path, timeout: int) -> list[dict]:
-    results = []
-    for run in preset_runs(json.loads(preset_path.read_text())):
-        missing = missing_packages(run["requires"])
-        if missing:
-            results.append({"label": run["label"], "status": "skipped",
-                            "reason": f"{', '.join(missing)} not installed"})
-            continue
-        with tempfile.NamedTemporaryFile("w", suffix=f"-{run['label']}.json", delete=False) as handle:
-            json.dump(run["config"], handle)
-        cmd = [sys.executable, "-m", "inference_lab", "run", "--config", handle.name, "--output", str(out_dir),
-               "--no-progress"]
+def run_preset(preset_path: Path, out_dir: Path, timeout: int, installed=None) -> list[dict]:
+    """The preset's sweep through the CLI in one process (each point in its own); one result per point (from the
+    sweep's index) plus one per value dropped for a missing package."""
+    preset, results = drop_unavailable(json.loads(preset_path.read_text()), installed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / preset_path.name  # the same name: the sweep folder is named after it
+        config.write_text(json.dumps(preset, indent=2))
+        before = {p.name for p in out_dir.iterdir()}
+        cmd = [sys.executable, "-m", "inference_lab", "methods", str(config), "--output", str(out_dir), "--quiet",
+               "--yes"]
         try:
             done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            results.append({"label": run["label"], "status": "failed", "reason": f"timed out after {timeout} s"})
-            continue
-        status = "ok" if done.returncode == 0 else "failed"
-        results.append({"label": run["label"], "status": status, "returncode": done.returncode,
-                        "stderr_tail": done.stderr[-1500:], "stdout_tail": done.stdout[-3000:]})
+            return results + [{"label": "sweep", "status": "failed", "reason": f"timed out after {timeout} s"}]
+    made = sorted(p for p in out_dir.iterdir() if p.name not in before and (p / "index.json").is_file())
+    if not made:  # refused before the sweep folder existed (bad input): the CLI's one line says why
+        return results + [{"label": "sweep", "status": "failed", "returncode": done.returncode,
+                           "reason": (done.stderr.strip().splitlines() or ["no sweep folder"])[-1],
+                           "stdout_tail": done.stdout[-3000:]}]
+    for point in json.loads((made[-1] / "index.json").read_text())["points"]:
+        results.append({"label": point["label"], "status": point["status"], "returncode": point["exit_code"],
+                        "reason": point["error"], "run_dir": str(made[-1] / point["run_dir"]) if point["run_dir"]
+                        else None})
     return results
 
 
@@ -281,7 +304,7 @@ def main() -> int:
     write_json_atomic(out, result)
     print_table(result)
     print(f"wrote {out}")
-    failed = [r for r in result.get("preset", []) if r["status"] == "failed"]
+    failed = [r for r in result.get("preset", []) if r["status"] not in {"ok", "skipped"}]
     return 1 if failed or (result["timing"].get("available") and not result["timing"]["ok"]) else 0
 
 

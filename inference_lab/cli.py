@@ -32,7 +32,9 @@ def help_text() -> str:
     lines = [f"inference-lab {__version__}: which way of running a model (and its LoRA adapters) is fastest,",
              "leanest and still right.", "",
              "usage: inference-lab MODE [CONFIG] [--set KEY=VALUE ...] [--output DIR] [--resume RUN_DIR] "
-             "[--quiet] [--yes]", "       inference-lab COMMAND [ARGS]", "", "modes:"]
+             "[--quiet] [--yes]", "       inference-lab COMMAND [ARGS]",
+             "A CONFIG with a \"sweep\" block runs a sweep (--executor, --address, --slo; --resume SWEEP_DIR).", "",
+             "modes:"]
     for info in MODES.values():
         also = f" (also: {', '.join(f'{a} CONFIG' for a in info.aliases)})" if info.aliases else ""
         lines.append(f"  {info.name + ' [CONFIG]':<22} {info.help}{also}")
@@ -51,7 +53,8 @@ def mode_parser(info: ModeInfo) -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (value read as JSON; dotted keys for sections), repeatable")
     parser.add_argument("--output", "-o", help="folder the run folder is created in (overrides output_dir)")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run folder with its own config")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run folder (or sweep folder) with "
+                        "its own config")
     parser.add_argument("--quiet", "-q", "--no-progress", action="store_true", help="no progress bars or log lines")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--fresh", action="store_true",
@@ -59,6 +62,9 @@ def mode_parser(info: ModeInfo) -> argparse.ArgumentParser:
     extra = info.optional_module("cli")
     if extra is not None:
         extra.add_cli_args(parser)
+    from .sweep import cli as sweep_cli
+
+    sweep_cli.add_cli_args(parser)
     return parser
 
 
@@ -85,6 +91,11 @@ def run_mode(info: ModeInfo, argv: list[str]) -> int:
     log = (lambda _m: None) if args.quiet else (lambda message: err.print(f"[dim]{message}[/dim]"))
     extra = info.optional_module("cli")
     overrides = list(args.overrides) + (extra.overrides(args) if extra is not None else [])
+    from .sweep import cli as sweep_cli
+
+    swept = sweep_cli.run_if_sweep(info, args, overrides, lambda: _positional(info, args), log)
+    if swept is not None:  # the config has a sweep block, or --resume names a sweep folder
+        return swept
     resume = args.resume
     if resume is None and args.output and not args.fresh and (Path(args.output) / HEADER).is_file():
         print(f"notice: --output {args.output} is a run folder: continuing it (same as --resume)", file=sys.stderr)

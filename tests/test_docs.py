@@ -48,6 +48,15 @@ def test_every_config_key_of_every_mode_is_documented(mode):
     assert not missing
 
 
+def test_every_sweep_key_is_documented():
+    from inference_lab.sweep.plan import SweepSpec
+
+    section = GUIDE.split("## Sweeps", 1)[1].split("\n## ", 1)[0]
+    assert [k for k in SweepSpec.model_fields if f"`{k}`" not in section] == []
+    assert all(f"`{figure}`" in section for figure in ("ttft_ms", "tpot_ms", "latency_ms", "memory_mib",
+                                                       "tokens_per_s"))
+
+
 def test_every_method_and_variant_is_documented():
     for name in [*REGISTRY.methods, *REGISTRY.variants]:
         assert f"`{name}`" in GUIDE or f"_{name}`" in GUIDE, name
@@ -69,17 +78,24 @@ def code_blocks() -> list[tuple[str, str, str]]:
 
 
 def _validates_as_something(data) -> list[str]:
-    """What the block is valid as: a mode's config, a benchmark parameter file, an MCQ row, a LoRA test row."""
+    """What the block is valid as: a mode's config (a sweep config: its block valid and every point valid as that
+    mode's config), a benchmark parameter file, an MCQ row, a LoRA test row."""
     from inference_lab.modes.lora.data import parse_row
     from inference_lab.modes.mcq.data import parse_item
+    from inference_lab.sweep.plan import expand, split_sweep
 
     kinds = []
+    base, spec = split_sweep(data, "example")  # a bad sweep block fails here, naming its key
+    configs = [p.config for p in expand(base, spec)] if spec else [data]
     for info in MODES.values():
         try:
-            validate_config(info.config_class, data)
-            kinds.append(f"{info.name} config")
+            for config in configs:
+                validate_config(info.config_class, config)
+            kinds.append(f"{info.name} {'sweep' if spec else 'config'}")
         except UserError:
             pass
+    if spec:
+        return kinds
     try:
         validate_config(BenchmarkParams, data)
         kinds.append("benchmark params")

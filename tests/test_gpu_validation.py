@@ -1,6 +1,7 @@
 """The GPU validation script's CPU-side parts, and the real-scale presets: presets name buildable architectures,
-runs merge over defaults, timing agreement is judged per call, and the LoRA strategy pass runs end to end on a
-cut-down shape (on CPU the energy figures are absent with a reason)."""
+the real-gpu sweep loses its quantized values (recorded) without bitsandbytes and runs through the CLI with each
+point's status read from the sweep index, timing agreement is judged per call, and the LoRA strategy pass runs end
+to end on a cut-down shape (on CPU the energy figures are absent with a reason)."""
 
 from __future__ import annotations
 
@@ -41,13 +42,31 @@ def test_presets_name_buildable_architectures():
     assert "4bit" in gpu["sweep"]["grid"]["use_quantization"]
 
 
-def test_preset_runs_merge_over_defaults_and_skip_missing_packages(gv):
-    runs = gv.preset_runs({"defaults": {"dtype": "bfloat16", "num_runs": 5},
-                           "runs": [{"label": "a", "main_model": "x"},
-                                    {"label": "b", "main_model": "y", "num_runs": 2, "requires": ["bitsandbytes"]}]})
-    assert runs[0] == {"label": "a", "requires": [], "config": {"dtype": "bfloat16", "num_runs": 5, "main_model": "x"}}
-    assert runs[1]["config"]["num_runs"] == 2 and "requires" not in runs[1]["config"]
-    assert gv.missing_packages(["bitsandbytes", "json"], installed=lambda m: m == "json") == ["bitsandbytes"]
+def test_quantized_values_are_dropped_and_recorded_when_bitsandbytes_is_missing(gv):
+    preset = json.loads((REPO / "configs" / "real-gpu.json").read_text())
+    kept, skipped = gv.drop_unavailable(preset, installed=lambda module: module != "bitsandbytes")
+    assert kept["sweep"]["grid"]["use_quantization"] == [False]
+    assert skipped == [{"label": "use_quantization=4bit", "status": "skipped",
+                        "reason": "bitsandbytes not installed"}]
+    assert kept["sweep"]["zip"] == preset["sweep"]["zip"] and "4bit" in preset["sweep"]["grid"]["use_quantization"]
+    assert gv.drop_unavailable(preset, installed=lambda module: True) == (preset, [])
+    # In a zip group the whole row goes, so the other keys stay paired.
+    zipped = {"sweep": {"zip": [{"use_quantization": [False, "8bit", True], "dtype": ["float16", "bfloat16", "x"]}]}}
+    kept, skipped = gv.drop_unavailable(zipped, installed=lambda module: False)
+    assert kept["sweep"]["zip"] == [{"use_quantization": [False], "dtype": ["float16"]}] and len(skipped) == 2
+
+
+def test_run_preset_runs_the_sweep_through_the_cli_and_reads_the_index(gv, tiny_kit, tmp_path):
+    preset = tmp_path / "tiny-gpu.json"
+    preset.write_text(json.dumps({
+        "main_model": "demo-tiny", "assistant_model": None, "prompts": ["Once upon a time"], "max_new_tokens": 4,
+        "num_completions": 1, "methods_to_test": ["batched"], "warmup_runs": 0, "num_runs": 1, "temperature": 0,
+        "device": "cpu", "num_threads": 1, "use_quantization": False,
+        "sweep": {"grid": {"use_quantization": [False, "4bit"]}}}))
+    results = gv.run_preset(preset, tmp_path / "runs", timeout=300, installed=lambda module: False)
+    assert [(r["label"], r["status"]) for r in results] == [("use_quantization=4bit", "skipped"),
+                                                            ("use_quantization=false", "ok")]
+    assert json.loads((Path(results[1]["run_dir"]) / "summary.json").read_text())["status"] == "complete"
 
 
 def test_timing_agreement_is_judged_per_call(gv):

@@ -151,6 +151,36 @@ def test_a_saved_config_is_offered_as_a_preset_with_its_preview(paths):
     assert not paths.output_dir.exists()
 
 
+def test_sweep_a_key_over_values_writes_a_sweep_block_listed_as_a_sweep(paths):
+    keys = [k for k in InferenceConfig.model_fields if k != "output_dir"]  # the key list the sweep step offers
+    code, out = drive(pick(CUSTOM) + ENTER + CTRL_C  # defaults, skip the steps to the review
+                      + pick(4) + pick(keys.index("batch_size"))  # review: sweep a key -> batch_size
+                      + typed("[0]") + typed("[1, 2, 4]")  # 0 is refused by the mode's config class, kept on screen
+                      + pick(1) + typed("swept"), paths)  # review (now showing the plan): save only
+    assert code == 0
+    saved = json.loads((paths.configs_dir / "swept.json").read_text())
+    assert saved["sweep"] == {"grid": {"batch_size": [1, 2, 4]}}
+    assert "3 points = 3 batch_size x 1 repeat" in out and "batch_size=4" in out
+    [found], problems = configs_of_kind(paths.configs_dir, "methods")  # validated without its block, kept apart
+    assert problems == [] and found.sweep == {"grid": {"batch_size": [1, 2, 4]}} and found.config.batch_size == 4
+    # The preset list offers it as a sweep and previews its plan; declined, nothing runs.
+    code, out = drive(pick(PRESET) + ENTER + "n", paths)
+    assert code == 0 and "sweep: 3 points = 3 batch_size x 1 repeat, each in its own process" in out
+    assert not paths.output_dir.exists()
+
+
+def test_a_sweep_preset_runs_as_a_sweep_from_the_menu(paths, tiny_kit):
+    sweep = {**TINY_PRESET, "methods_to_test": ["batched"], "num_completions": 1, "device": "cpu",
+             "sweep": {"grid": {"batch_size": [2]}}}
+    (paths.configs_dir / "tiny-sweep.json").write_text(json.dumps(sweep))
+    code, out = drive(pick(PRESET) + ENTER + ENTER, paths)
+    assert code == 0
+    [folder] = list(paths.output_dir.iterdir())
+    [entry] = json.loads((folder / "index.json").read_text())["points"]
+    assert entry["status"] == "ok" and (folder / entry["run_dir"] / "summary.json").is_file()
+    assert (folder / "report.html").is_file() and "[1/1] batch_size=2 ok" in out and "report:" in out
+
+
 # --- running ------------------------------------------------------------------------------------------
 
 

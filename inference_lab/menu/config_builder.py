@@ -1,4 +1,5 @@
-"""Build a comparator config step by step, review it, then save it as JSON under configs/ and/or run it.
+"""Build a comparator config step by step, review it (optionally sweeping a key over several values: a `sweep`
+block), then save it as JSON under configs/ and/or run it.
 
 Every step returns a new valid `data` dict; Ctrl-C during the walk-through skips to the review (with what
 was answered so far), Ctrl-C inside a step opened from the review returns to the review, and Ctrl-C at the
@@ -14,18 +15,21 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from ..core.config import load_config, save_config
+from ..core.config import config_dict, save_config
 from ..core.errors import RunFailed
+from ..core.storage import write_json_atomic
 from ..modes import MODES
 from ..modes.methods.config import MethodsConfig
 from ..modes.methods.preview import preview_table
 from ..modes.methods.registry import REGISTRY, default_method_names, method_names
+from .configs import load_config_file
 from .execute import run_config
 from .fields import ask_field, ask_fields, default_of, problem, show
 from .io import UI, Back
 from .paths import MenuPaths
 from .presets import find_presets
 from .prompt_editor import ask_completions, edit_prompts
+from .sweeps import ask_sweep, run_sweep_config, show_plan
 
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "top_k", "seed", "use_chat_template")
 PERFORMANCE_KEYS = ("use_quantization", "use_flash_attention", "use_speculative_decoding", "prompt_lookup_num_tokens",
@@ -162,7 +166,7 @@ def config_table(config: MethodsConfig) -> Table:
     return table
 
 
-def save(ui: UI, paths: MenuPaths, config: MethodsConfig) -> Path:
+def save(ui: UI, paths: MenuPaths, config: MethodsConfig, sweep: dict | None = None) -> Path:
     def validate(text: str) -> bool | str:
         name = text.strip()
         if not FILE_NAME.match(name):
@@ -174,10 +178,14 @@ def save(ui: UI, paths: MenuPaths, config: MethodsConfig) -> Path:
         path = paths.configs_dir / (name if name.endswith(".json") else f"{name}.json")
         if path.exists() and not ui.confirm(f"{path.name} exists. Overwrite it?", default=False):
             continue
-        save_config(config, path)
-        if load_config(MethodsConfig, path) != config:  # the file must reload as exactly what was built
+        if sweep is None:
+            save_config(config, path)
+        else:
+            write_json_atomic(path, {**config_dict(config), "sweep": sweep})
+        saved = load_config_file(MethodsConfig, path)
+        if (saved.config, saved.sweep) != (config, sweep):  # the file must reload as exactly what was built
             raise RunFailed(f"{path}: saved config does not reload identically")
-        ui.say(f"saved {path} (run it headless: inference-lab run {path})", style="green")
+        ui.say(f"saved {path} (run it headless: inference-lab run {path}{' --yes' if sweep else ''})", style="green")
         return path
 
 
@@ -201,26 +209,37 @@ def build_custom_config(ui: UI, paths: MenuPaths) -> None:
     review(ui, paths, data)
 
 
-def review(ui: UI, paths: MenuPaths, data: dict[str, Any]) -> None:
+def review(ui: UI, paths: MenuPaths, data: dict[str, Any], sweep: dict | None = None) -> None:
+    info = MODES["methods"]
     while True:
         config = MethodsConfig.model_validate(data)
         ui.rule("Review")
         ui.say(config_table(config))
-        ui.say(preview_table(config))
+        if sweep is None:
+            ui.say(preview_table(config))
+        else:
+            show_plan(ui, info, data, sweep)
         action = ui.select("What now?", [("Save as JSON under configs/ and run it", "save+run"),
                                          ("Save as JSON under configs/", "save"), ("Run it without saving", "run"),
-                                         ("Change a step", "edit"), ("Discard and go back", "discard")])
+                                         ("Change a step", "edit"),
+                                         ("Sweep a key over several values (one run per value)", "sweep"),
+                                         ("Discard and go back", "discard")])
         try:
             if action == "edit":
                 title = ui.select("Change which step?", [(t, t) for t in STEPS])
                 data = STEPS[title](ui, data)
                 continue
+            if action == "sweep":
+                sweep = ask_sweep(ui, info, data, sweep)
+                continue
             if action == "discard":
                 return
-            path = save(ui, paths, config) if action.startswith("save") else None
-            if action.endswith("run"):
-                run_config(ui, MODES["methods"], config, label=path.stem if path else "custom",
-                           output_dir=paths.output_dir)
+            path = save(ui, paths, config, sweep) if action.startswith("save") else None
+            label = path.stem if path else "custom"
+            if action.endswith("run") and sweep is not None:
+                run_sweep_config(ui, info, config, sweep, label, paths.output_dir)
+            elif action.endswith("run"):
+                run_config(ui, info, config, label=label, output_dir=paths.output_dir)
             return
         except Back:
             continue

@@ -1,14 +1,18 @@
 """Config files in configs/ by mode: which ones validate as a given mode's config (the modes table says which
-class that is), and one-line problems for files clearly meant as that mode's config that do not validate."""
+class that is), and one-line problems for files clearly meant as that mode's config that do not validate.
+
+A config with a `sweep` block is one of its mode's configs too (listed as a sweep): the block is checked on its
+own (`sweep.plan.parse_spec`) and the rest validated without it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
-from ..core.config import load_config, read_mapping
+from ..core.config import read_mapping, validate_config
 from ..core.errors import UserError
 
 SUFFIXES = (".json", ".yaml", ".yml")
@@ -18,7 +22,17 @@ SUFFIXES = (".json", ".yaml", ".yml")
 class ConfigFile:
     name: str
     path: Path
-    config: BaseModel
+    config: BaseModel  # without the sweep block
+    sweep: dict[str, Any] | None = None  # the sweep block, when the file is a sweep
+
+
+def load_config_file(model_cls: type[BaseModel], path: Path) -> ConfigFile:
+    """One file as a config of `model_cls`, its sweep block (if any) checked and kept apart."""
+    from ..sweep.plan import split_sweep
+
+    base, spec = split_sweep(read_mapping(path), str(path))
+    config = validate_config(model_cls, base, str(path))
+    return ConfigFile(path.stem, path, config, spec.model_dump(mode="json", exclude_defaults=True) if spec else None)
 
 
 def config_files(configs_dir: Path) -> list[Path]:
@@ -40,10 +54,10 @@ def configs_of_kind(configs_dir: Path, kind: str) -> tuple[list[ConfigFile], lis
     if model_cls is None:
         return [], []
     found, problems = [], []
-    own_keys = set(model_cls.model_fields)
+    own_keys = set(model_cls.model_fields) | {"sweep"}
     for path in config_files(configs_dir):
         try:
-            found.append(ConfigFile(path.stem, path, load_config(model_cls, path)))
+            found.append(load_config_file(model_cls, path))
         except UserError as err:
             try:
                 keys = set(read_mapping(path))

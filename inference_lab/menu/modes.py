@@ -13,18 +13,20 @@ from .configs import configs_of_kind
 from .execute import run_config
 from .io import UI
 from .paths import MenuPaths
+from .sweeps import run_sweep_config, show_plan
 
 
-def pick_config(ui: UI, paths: MenuPaths, info: ModeInfo) -> tuple[BaseModel, str] | None:
-    """A config of this mode from the configs folder (the mode's default preset first); None when there is none."""
+def pick_config(ui: UI, paths: MenuPaths, info: ModeInfo) -> tuple[BaseModel, str, dict | None] | None:
+    """(config, label, sweep block or None) of this mode from the configs folder (the mode's default preset first);
+    None when there is none."""
     found, problems = configs_of_kind(paths.configs_dir, info.name)
     for line in problems:
         ui.say(f"skipped invalid config: {line}", style="yellow")
     default = (info.default_config or "").rsplit(".", 1)[0]
     found.sort(key=lambda f: (f.name != default, f.name))
-    options = [(f.path.name, (f.config, f.name)) for f in found]
+    options = [(f.path.name + (" (sweep)" if f.sweep else ""), (f.config, f.name, f.sweep)) for f in found]
     if info.default_config is None:
-        options.insert(0, ("the defaults", (info.config_class(), "defaults")))
+        options.insert(0, ("the defaults", (info.config_class(), "defaults", None)))
     if not options:
         ui.say(f"No {info.name} config in {paths.configs_dir}.", style="yellow")
         return None
@@ -49,9 +51,14 @@ def run_mode(ui: UI, paths: MenuPaths, info: ModeInfo):
     picked = pick_config(ui, paths, info)
     if picked is None:
         return None
-    config, label = picked
+    config, label, sweep = picked
     if info.name == "peft-bench":
         config = pick_experiments(ui, config)
+    if sweep is not None:
+        show_plan(ui, info, config.model_dump(mode="json"), sweep)
+        if ui.confirm(f"Run the {info.name} sweep now?", default=True):
+            run_sweep_config(ui, info, config, sweep, label, paths.output_dir)
+        return None
     ui.say(info.module("display").preview(config))
     if not ui.confirm(f"Run {info.name} now?", default=True):
         return None

@@ -129,6 +129,7 @@ def report_parts(summary: dict, records: list[dict]) -> ReportParts:
 
 # metric -> (label, higher is better, unit)
 HEADLINE = {RANKING_METRIC: ("tok/s", True, "tok/s"), "latency_s": ("latency", False, "s"),
+            "ttft_s": ("TTFT", False, "s"), "tpot_s": ("TPOT", False, "s"),
             "peak_rss_bytes": ("peak RSS", False, "bytes"), "peak_gpu_bytes": ("peak GPU", False, "bytes")}
 
 
