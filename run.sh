@@ -14,6 +14,7 @@ Usage: ./run.sh [COMMAND] [ARGS...]
 
   (no command) | menu   interactive menu (needs a terminal)
   setup                 create/refresh .venv from requirements.txt
+  setup-ray             optional: install Ray (requirements-ray.txt) for `--executor ray` sweeps (test does it)
   test [PYTEST ARGS]    set up, then run the test suite (what CI runs)
   quick                 the methods mode on configs/quick.json (builds the demo kit on first use)
   comprehensive         the methods mode on configs/comprehensive.json
@@ -45,14 +46,26 @@ setup_env() {
   fi
 }
 
+setup_ray() {  # optional Ray executor for sweeps: `./run.sh test` installs it; its tests skip without it
+  local want
+  want="$(sha256sum requirements-ray.txt | cut -d' ' -f1)"
+  if [ ! -f "$VENV/.installed-ray" ] || [ "$(cat "$VENV/.installed-ray")" != "$want" ]; then
+    "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-ray.txt \
+      && echo "$want" > "$VENV/.installed-ray" \
+      || echo "warning: ray not installed; the Ray sweep tests will skip" >&2
+  fi
+}
+
 cmd="${1:-menu}"
 [ $# -gt 0 ] && shift
 
 case "$cmd" in
   help|-h|--help) usage ;;
   setup) setup_env; echo "Environment ready: $VENV" ;;
+  setup-ray) setup_env; setup_ray; echo "Ray ready in $VENV" ;;
   test)
     setup_env
+    setup_ray
     set +e
     "$PY" -m pytest "$@"
     rc=$?

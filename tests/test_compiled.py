@@ -71,3 +71,28 @@ def test_a_prompt_longer_than_the_static_cache_is_refused(fresh_tiny):
     ids = torch.ones(1, 6, dtype=torch.long)
     with pytest.raises(ValueError, match="max_cache_len 8"):
         compiled.warm_up(ids, torch.ones_like(ids), 4)
+
+
+def test_the_compiled_method_on_text_prompts_says_what_batched_says(fresh_tiny, tmp_path):
+    """Through the methods mode with text prompts (padding, several prompt lengths, a short last batch): the compiled
+    method decodes the same greedy tokens as eager batched generate(), at every batch size."""
+    from inference_lab import session
+    from inference_lab.core.storage import read_jsonl
+    from inference_lab.modes import MODES
+    from inference_lab.modes.methods.config import MethodsConfig
+
+    for batch in (1, 2, 3):
+        config = MethodsConfig(main_model="demo-tiny", assistant_model=None, temperature=0.0, max_new_tokens=10,
+                               prompts=["dog and cat", "generate short bed time story containing word cake"],
+                               num_completions=[2, 3], batch_size=batch, methods_to_test=["batched", "compiled"],
+                               warmup_runs=1, num_runs=1, num_threads=1, output_dir=str(tmp_path / str(batch)))
+        prep = MODES["methods"].module("runner").prepare(config, main=fresh_tiny)
+        outcome = session.execute(MODES["methods"], config, label=f"compiled-b{batch}", prepared=prep)
+        by_name = {m["method"]: m for m in outcome.summary["methods"]}
+        assert by_name["compiled"]["status"] == "ok", by_name["compiled"].get("reason")
+        texts: dict[str, dict] = {"batched": {}, "compiled": {}}
+        for r in read_jsonl(outcome.folder / "results.jsonl")[0]:
+            if r["kind"] == "batch":
+                for prompt, completion, text in zip(r["prompt_indices"], r["completion_indices"], r["texts"]):
+                    texts[r["method"]][(prompt, completion)] = text
+        assert len(texts["compiled"]) == 5 and texts["compiled"] == texts["batched"], batch

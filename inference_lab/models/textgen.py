@@ -18,7 +18,9 @@ def encode_batch(tokenizer, prompts: Sequence[str], device: torch.device | str =
     if tokenizer.pad_token_id is None:  # many hub models ship without a pad token
         tokenizer.pad_token = tokenizer.eos_token
     encoded = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
-    return encoded.to(device)
+    # A plain dict, not the tokenizer's BatchEncoding (a UserDict): callers tell "already encoded" from "texts" with
+    # isinstance(x, Mapping), and a BatchEncoding taken for texts would be re-encoded as its key names.
+    return dict(encoded.to(device))
 
 
 def trim_generated(row: Sequence[int], eos_ids: set[int], pad_id: int | None) -> list[int]:

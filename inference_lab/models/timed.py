@@ -14,7 +14,7 @@ main and assistant models are counted by pre-hooks (speculative acceptance is de
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -117,7 +117,7 @@ def timed_generate(model, tokenizer, prompts: Sequence[str] | dict, *, generate_
     `generate_kwargs` are passed through (max_new_tokens, sampling, cache, assistant_model, ...); a stopping
     criterion that only stamps steps is added. `seed` seeds sampling for this call."""
     device = device or model_device(model)
-    encoded = prompts if isinstance(prompts, dict) else encode_batch(tokenizer, prompts, device)
+    encoded = prompts if isinstance(prompts, Mapping) else encode_batch(tokenizer, prompts, device)
     clock = TokenClock(device)
     kwargs = {"pad_token_id": getattr(tokenizer, "pad_token_id", None), "use_cache": True, **generate_kwargs}
     kwargs["stopping_criteria"] = [*kwargs.get("stopping_criteria", []), clock]

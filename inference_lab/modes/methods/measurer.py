@@ -6,7 +6,7 @@ the untouched base model), the idle power of the energy meter."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 
@@ -108,7 +108,7 @@ class Measurer:
             from ...models.textgen import encode_batch
 
             compiled = self.compiled()
-            encoded = inputs if isinstance(inputs, dict) else encode_batch(self.tokenizer, inputs, self.device)
+            encoded = inputs if isinstance(inputs, Mapping) else encode_batch(self.tokenizer, inputs, self.device)
             sampling = {k: v for k, v in kwargs.items() if k not in {"max_new_tokens", "cache_implementation"}}
             with self.main_calls.paused():
                 compiled.warm_up(encoded["input_ids"], encoded["attention_mask"], self.new_tokens, **sampling)
