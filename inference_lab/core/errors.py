@@ -24,6 +24,20 @@ class RunFailed(LabError):
     exit_code = 1
 
 
+class WriteFailed(RunFailed, OSError):
+    """A result file could not be written (disk full, read-only, I/O error): one line naming the file and why.
+
+    Also an `OSError`, so code that already treats a failed write as an OSError (a cache it can rebuild) still does;
+    everything else reports it as a broken run (exit 1) instead of a traceback."""
+
+    def __init__(self, path, err: OSError, hint: str = ""):
+        super().__init__(err.errno, err.strerror or str(err), str(path))
+        self.path, self.hint = str(path), hint
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path} ({self.strerror}){self.hint}"
+
+
 def first_line(exc: BaseException, with_type: bool = True) -> str:
     """A library exception as one line: its class and the first line of its message."""
     lines = str(exc).strip().splitlines()
