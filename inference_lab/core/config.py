@@ -144,7 +144,7 @@ def validate_config(model_cls: type[M], data: dict[str, Any], source: str = "con
     if not isinstance(data, dict):
         raise UserError(f"{source}: expected a mapping of keys to values, got {type(data).__name__}")
     try:
-        check_value(data)
+        check_value(data, allow_escaped_bytes=True)  # file names from the command line may carry such bytes
     except ValueError as err:
         raise UserError(f"{source}: {err}") from None
     data = {k: v for k, v in data.items() if k not in IGNORED_KEYS}
@@ -167,10 +167,10 @@ def _syntax_error(path: Path, err: Exception) -> UserError:
     return UserError(f"{where}: not valid {kind} ({reason})")
 
 
-def read_mapping(path: str | Path) -> dict[str, Any]:
+def read_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
     """Read a JSON or YAML file into a dict; a missing or unparsable file is a UserError naming it."""
     path = Path(path)
-    text = read_text(path, "config file")
+    text = read_text(path, what)
     try:
         if path.suffix.lower() in {".yaml", ".yml"}:
             import yaml
@@ -208,7 +208,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     except (ValueError, RecursionError):
         value = raw  # not JSON: the text itself
     try:
-        check_value(value)
+        check_value(value, allow_escaped_bytes=True)
     except ValueError as err:
         raise UserError(f"--set {key.strip()}: {err}") from None
     return key.strip().split("."), value

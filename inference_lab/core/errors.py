@@ -7,9 +7,26 @@ started (out of memory, a model that raised): exit code 1. Everything the CLI ca
 
 from __future__ import annotations
 
+import unicodedata
+
+LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def single_line(text: str) -> str:
+    """`text` with every line break and control character escaped: a message quoting a key, a value or a file
+    name that holds one (`"a\\nb"`) still reads as one line on a terminal and in a log."""
+    if text.isprintable():
+        return text
+    return "".join(ascii(ch)[1:-1] if ch in LINE_BREAKS or unicodedata.category(ch) == "Cc" else ch for ch in text)
+
 
 class LabError(Exception):
+    """Its message is always one line (see `single_line`)."""
+
     exit_code = 1
+
+    def __str__(self) -> str:
+        return single_line(super().__str__())
 
 
 class UserError(LabError):
@@ -35,7 +52,7 @@ class WriteFailed(RunFailed, OSError):
         self.path, self.hint = str(path), hint
 
     def __str__(self) -> str:
-        return f"cannot write {self.path} ({self.strerror}){self.hint}"
+        return single_line(f"cannot write {self.path} ({self.strerror}){self.hint}")
 
 
 def first_line(exc: BaseException, with_type: bool = True) -> str:

@@ -43,9 +43,24 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def check_value(value: Any, max_depth: int = MAX_NESTING, max_items: int = MAX_ITEMS) -> None:
+def _lone_surrogate(text: str, allow_escaped_bytes: bool) -> str | None:
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        pass
+    for char in text:
+        if "\ud800" <= char <= "\udfff" and not (allow_escaped_bytes and "\udc80" <= char <= "\udcff"):
+            return char
+    return None
+
+
+def check_value(value: Any, max_depth: int = MAX_NESTING, max_items: int = MAX_ITEMS,
+                allow_escaped_bytes: bool = False) -> None:
     """ValueError if parsed data nests deeper than `max_depth`, holds more than `max_items` values once expanded (a
-    YAML alias bomb: a few lines that expand to billions), or a string no UTF-8 file can hold (a lone surrogate)."""
+    YAML alias bomb: a few lines that expand to billions), or a string no UTF-8 file can hold (a lone surrogate).
+    `allow_escaped_bytes`: text from the command line or a file name, where Python carries bytes that are not
+    UTF-8 as U+DC80-U+DCFF (a legal Linux file name); a UTF-8 document cannot hold them, so its readers refuse."""
     stack = [(value, 0)]
     items = 0
     while stack:
@@ -56,11 +71,9 @@ def check_value(value: Any, max_depth: int = MAX_NESTING, max_items: int = MAX_I
         if depth > max_depth:
             raise ValueError(f"nested more than {max_depth} levels deep")
         if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError as err:
-                raise ValueError(f"text holds a lone surrogate ({ascii(item[err.start])}), which is not valid "
-                                 "Unicode") from None
+            char = _lone_surrogate(item, allow_escaped_bytes)
+            if char is not None:
+                raise ValueError(f"text holds a lone surrogate ({ascii(char)}), which is not valid Unicode")
         elif isinstance(item, dict):
             stack.extend((child, depth + 1) for pair in item.items() for child in pair)
         elif isinstance(item, (list, tuple)):
@@ -103,10 +116,12 @@ def append_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
 
 
 def read_text(path: str | Path, what: str = "file") -> str:
-    """A file's text, every problem (missing, a folder, unreadable, not UTF-8) one line naming it."""
+    """A file's text, every problem (missing, a folder, a device, unreadable, not UTF-8) one line naming it."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{what} is a folder, not a file: {path}")
+    if path.exists() and not path.is_file():  # /dev/zero or a pipe: reading would never end
+        raise UserError(f"{what} is not a regular file (a device, pipe or socket): {path}")
     try:
         data = path.read_bytes()
     except FileNotFoundError:

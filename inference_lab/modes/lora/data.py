@@ -85,6 +85,8 @@ class SampleFile:
     def __init__(self, path: Path, *, label_field: str = "label", id_field: str = "id",
                  labels: list[str] | None = None, max_samples: int | None = None, template: str | None = None):
         self.path = path
+        if not path.is_file():  # a folder, or a device or pipe whose reading would never end
+            raise UserError(f"inference.test_file: {path} is not a regular file")
         self._parse = dict(label_field=label_field, id_field=id_field, labels=labels)
         self.max_samples = max_samples
         first_line: dict[str, int] = {}
