@@ -381,6 +381,15 @@ def _read_only_and_full(t):
         assert code == 2
         one_line(lines, f"output: only 1 MiB free in {small}")
         assert list(small.iterdir()) == []
+    with tmpfs(t.tmp / "archive", "80m") as archive:  # a killed run on a disk that became read-only
+        folder = archive / "run"
+        shutil.copytree(t.fixture("killed_in_first_method"), folder)
+        subprocess.run(["mount", "-o", "remount,ro", str(archive)], check=True)
+        code, lines = cli(t.capsys, "methods", "--resume", folder, "--quiet")
+        assert code == 2
+        one_line(lines, f"run folder {folder} cannot be written (Read-only file system)")
+        code, lines = cli(t.capsys, "compare", folder, folder, "--force")  # reading it needs no write access
+        assert code == 0 and lines == []
 
 
 @case("5-disk-full-mid-run")
@@ -643,6 +652,18 @@ def _swallowed(t):
             folder = only_run(parent)
             assert_stopped_cleanly(folder, "Ctrl-C")
             assert (folder / "results.jsonl").read_text().count("\n") == 1  # stopped after its first unit
+
+
+@case("10-ctrl-c-during-a-kit-build")
+def _ctrl_c_kit_build(t):
+    """Start-up work with something to clean up (the demo kit's staging folder) still gets to clean it up."""
+    home = t.tmp / "home"
+    env = {**ENV, "INFERENCE_LAB_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "inference_lab", "demo", "--variant", "tiny"], cwd=REPO, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = signal_when(proc, lambda: any((home / "kits").glob(".build-*/*")), signal.SIGINT)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert [p.name for p in (home / "kits").iterdir() if not p.name.endswith(".lock")] == []
 
 
 # --- the table --------------------------------------------------------------------------------------------------

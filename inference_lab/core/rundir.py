@@ -192,6 +192,8 @@ class RunFolder:
         except Timeout:
             raise UserError(f"run folder {self.path} is in use by {holder(self.path)}; wait for it or "
                             "use another folder") from None
+        except OSError as err:  # a read-only or full file system: the folder cannot be continued here
+            raise UserError(f"run folder {self.path} cannot be written ({err.strerror or err})") from None
         self._lock = lock
         write_json_atomic(self.path / HOLDER, {"pid": os.getpid(), "host": socket.gethostname(),
                                                "since": now_iso(), "argv": sys.argv}, durable=False)
@@ -297,15 +299,25 @@ def _alive(pid: int) -> bool:
 
 
 def is_locked(path: Path) -> bool:
-    from filelock import FileLock, Timeout
+    """Whether a process holds the folder's lock. Opened read-only (flock does not need write access, the same lock
+    filelock takes), so a folder on a read-only disk or archive can still be read and compared."""
+    import fcntl
 
-    lock = FileLock(str(Path(path) / LOCK))
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
+        fd = os.open(Path(path) / LOCK, os.O_RDONLY)
+    except OSError:
+        return False  # no lock file: nobody ever held it, or it cannot be opened to hold
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
-    lock.release()
-    return False
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def read_header(path: str | Path) -> dict:

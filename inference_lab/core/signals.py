@@ -74,6 +74,18 @@ def arm() -> None:
     _state["exit_at_once"] = False
 
 
+@contextmanager
+def armed() -> Iterator[None]:
+    """Raise `Interrupted` (not end the process) inside this block, then return to the phase before: for start-up
+    work that has something to clean up when stopped (a demo kit's half-built staging folder)."""
+    before = _state["exit_at_once"]
+    _state["exit_at_once"] = False
+    try:
+        yield
+    finally:
+        _state["exit_at_once"] = before
+
+
 def received() -> int | None:
     """The last handled signal this process received, if any."""
     return _state["received"]
