@@ -662,8 +662,10 @@ def _ctrl_c_kit_build(t):
     proc = subprocess.Popen([sys.executable, "-m", "inference_lab", "demo", "--variant", "tiny"], cwd=REPO, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     err = signal_when(proc, lambda: any((home / "kits").glob(".build-*/*")), signal.SIGINT)
-    assert proc.returncode == 130 and "Traceback" not in err, err
-    assert [p.name for p in (home / "kits").iterdir() if not p.name.endswith(".lock")] == []
+    assert proc.returncode == 130 and "Traceback" not in err, (proc.returncode, err)
+    left = [p for p in (home / "kits").iterdir() if not p.name.endswith(".lock")]
+    assert not [p for p in left if p.name.startswith(".build-")]  # no half-built staging folder
+    assert all((p / "manifest.json").is_file() for p in left)  # a stop that came as the build ended: a whole kit
 
 
 # --- the table --------------------------------------------------------------------------------------------------

@@ -84,6 +84,7 @@ def armed() -> Iterator[None]:
         yield
     finally:
         _state["exit_at_once"] = before
+    check()  # a stop swallowed inside the block (training loops, weakref callbacks) still stops the command
 
 
 def received() -> int | None:
