@@ -1,6 +1,7 @@
 """Result files that survive Ctrl-C, SIGTERM and kill -9, in strict JSON, with the user's umask.
 
-- `append_jsonl` writes whole lines, then flush + fsync: a finished row is on disk before the next starts.
+- `append_jsonl` writes whole lines, then fsync: a finished row is on disk before the next starts; a write the
+  disk cannot take is cut back off, so the file still ends with a whole line.
 - `read_jsonl` returns the rows and whether the last line was torn (a kill mid-write); a torn last line is
   never parsed as a result, and `repair_torn_tail` cuts it off before new rows are appended after it.
   A malformed line that is *not* the last is an error naming the file and line number.
@@ -16,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -103,15 +105,27 @@ def append_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     lines = "".join(dumps(row) + "\n" for row in rows)
     if not lines:
         return 0
-    try:
-        with signals.deferred(), path.open("a", encoding="utf-8") as f:
-            f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
-    except WriteFailed:
-        raise
-    except OSError as err:
-        raise WriteFailed(path, err) from None
+    data = lines.encode("utf-8")
+    with signals.deferred():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as err:
+            raise WriteFailed(path, err) from None
+        try:
+            start = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError as err:
+                # A full disk can take half a line: cut it off again (truncating needs no space), so the file
+                # ends with whole records, as if this write had never started.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise WriteFailed(path, err) from None
+        finally:
+            os.close(fd)
     return lines.count("\n")
 
 
