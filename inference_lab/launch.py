@@ -1,9 +1,11 @@
 """The first code every entry point runs (`python -m inference_lab`, the `inference-lab` script,
 `inference_comparison.py`, `run_experiments.py`, `test_setup.py`).
 
-The signal policy is installed before anything heavy is imported, and an interrupt that lands while modules are
-still importing (torch takes seconds) exits 128 + the signal with one line, never a traceback or a death by
-signal (measured before: 1 in 25 Ctrl-Cs during start-up printed a traceback, 5 in 25 died by SIGINT).
+The signal policy is installed before anything heavy is imported, in its start-up phase: until a run folder is
+written, a signal ends the process at once with one line and exit 128 + the signal (there is nothing to save, and
+an exception raised inside torch's or transformers' imports was swallowed, misreported or aborted the interpreter;
+see core/signals.py). Measured before: 1 in 25 Ctrl-Cs during start-up printed a traceback, 5 in 25 died by SIGINT.
+What remains is the ~20 ms before this module runs (interpreter start), where Python's own default applies.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ def entry(argv: list[str] | None = None) -> int:
     try:
         from .core import signals
 
-        signals.install()
+        signals.install(startup=True)
         from .cli import main
 
         return main(argv)

@@ -15,13 +15,15 @@ def add_cli_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     import json
 
+    from ..core import signals
     from ..demo_kit.build import ensure_kit
     from ..demo_kit.display import manifest_table
     from ..demo_kit.names import read_manifest
     from ..ui.console import console
 
     err = console(stderr=True)
-    path = ensure_kit(args.variant, log=lambda msg: err.print(f"[dim]{msg}[/dim]"), force=args.rebuild)
+    with signals.armed():  # Ctrl-C mid-build must reach the build's cleanup of its staging folder
+        path = ensure_kit(args.variant, log=lambda msg: err.print(f"[dim]{msg}[/dim]"), force=args.rebuild)
     manifest = read_manifest(path)
     if args.json:
         print(json.dumps(manifest, indent=2))

@@ -27,7 +27,10 @@ def main(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(HEADLESS_HELP, file=sys.stderr)
         return 2
+    from ..core import signals
     from ..menu import UI, MenuPaths, run_menu
+
+    signals.arm()  # Ctrl-C in the menu goes back to the menu (start-up would end the process at once)
 
     paths = MenuPaths()
     if args.configs:

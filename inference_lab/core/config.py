@@ -18,12 +18,12 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import UserError
-from .storage import read_text, write_text_atomic
+from .storage import check_value, loads, read_text, write_text_atomic
 
 
 class StrictModel(BaseModel):
@@ -37,8 +37,47 @@ M = TypeVar("M", bound=BaseModel)
 IGNORED_KEYS = ("$schema",)
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc if part not in {"function-after", "function-before"}) or "config"
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic model classes an annotation names (itself, or the members of a union)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [arg for arg in get_args(annotation) if isinstance(arg, type) and issubclass(arg, BaseModel)]
+
+
+def _field_path(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """`section.key` (and list indexes) from pydantic's error location, without its union-member tags
+    (`batch_size.int`, `batch_size.literal['auto']` both mean the field `batch_size`)."""
+    parts: list[str] = []
+    fields: dict[str, Any] | None = model_cls.model_fields
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(str(part))
+            fields = None
+        elif fields is not None and part in fields:
+            parts.append(str(part))
+            models = _models_in(fields[part].annotation)
+            fields = models[0].model_fields if len(models) == 1 else None
+        elif fields is None and any(part == m.__name__ for m in _model_classes(model_cls)):
+            fields = next(m for m in _model_classes(model_cls) if m.__name__ == part).model_fields
+        elif fields is None and ("[" in str(part) or str(part) in _TYPE_TAGS):
+            continue
+        else:
+            parts.append(str(part))
+    return ".".join(parts) or "config"
+
+
+_TYPE_TAGS = {"int", "float", "str", "bool", "none", "list", "dict", "tuple", "function-after", "function-before",
+              "function-wrap", "function-plain"}
+
+
+def _model_classes(model_cls: type[BaseModel]) -> list[type[BaseModel]]:
+    found, todo = [], [model_cls]
+    while todo:
+        cls = todo.pop()
+        if cls not in found:
+            found.append(cls)
+            todo += [m for f in cls.model_fields.values() for m in _models_in(f.annotation)]
+    return found
 
 
 def _section_class(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -46,31 +85,37 @@ def _section_class(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> type[Bas
     cls: Any = model_cls
     for part in loc[:-1]:
         field = getattr(cls, "model_fields", {}).get(part)
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        models = _models_in(getattr(field, "annotation", None))
+        if len(models) != 1:
             return None
-        cls = annotation
+        cls = models[0]
     return cls
 
 
-def format_validation_error(err: ValidationError, model_cls: type[BaseModel], source: str = "config") -> str:
-    """The first problem as one line: `<source>: field 'x': <why> (got <value>)`."""
-    first = err.errors()[0]
+def format_validation_error(err: ValidationError, model_cls: type[BaseModel], source: str = "config",
+                            overridden: set[str] | None = None) -> str:
+    """The first problem as one line: `<source>: field 'x': <why> (got <value>)`. A field given with --set is
+    reported against `--set`, not against the file that did not say it."""
+    errors = err.errors()
+    first = errors[0]
     loc = tuple(first["loc"])
-    field = _field_path(loc)
+    field = _field_path(model_cls, loc)
+    if overridden and any(field == key or field.startswith(key + ".") or key.startswith(field + ".")
+                          for key in overridden):
+        source = "--set"
     if first["type"] == "extra_forbidden":
         section = _section_class(model_cls, loc)
         known = list(getattr(section, "model_fields", {})) if section else []
         hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
         suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
         return f"{source}: unknown key '{field}'{suggestion}"
-    message = first["msg"].removeprefix("Value error, ")
+    message = " ".join(str(first["msg"]).removeprefix("Value error, ").split())
     if first["type"] in {"value_error", "assertion_error"} and not loc:
         return f"{source}: {message}"
     got = json.dumps(first.get("input"), default=str)
     if len(got) > 80:
         got = got[:77] + "..."
-    more = len(err.errors()) - 1
+    more = len({_field_path(model_cls, tuple(e["loc"])) for e in errors} - {field})
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{source}: field '{field}': {message} (got {got}){tail}"
 
@@ -93,15 +138,21 @@ def rename_keys(model_cls: type[BaseModel], data: dict[str, Any], source: str, p
     return out
 
 
-def validate_config(model_cls: type[M], data: dict[str, Any], source: str = "config") -> M:
+def validate_config(model_cls: type[M], data: dict[str, Any], source: str = "config",
+                    overridden: set[str] | None = None) -> M:
+    """`data` as `model_cls`, or one UserError line. `overridden`: the dotted keys that came from --set."""
     if not isinstance(data, dict):
         raise UserError(f"{source}: expected a mapping of keys to values, got {type(data).__name__}")
+    try:
+        check_value(data, allow_escaped_bytes=True)  # file names from the command line may carry such bytes
+    except ValueError as err:
+        raise UserError(f"{source}: {err}") from None
     data = {k: v for k, v in data.items() if k not in IGNORED_KEYS}
     data = rename_keys(model_cls, data, source)
     try:
         return model_cls.model_validate(data)
     except ValidationError as err:
-        raise UserError(format_validation_error(err, model_cls, source)) from None
+        raise UserError(format_validation_error(err, model_cls, source, overridden)) from None
 
 
 def _syntax_error(path: Path, err: Exception) -> UserError:
@@ -111,25 +162,23 @@ def _syntax_error(path: Path, err: Exception) -> UserError:
         line = mark.line + 1
     where = f"{path}:{line}" if line else str(path)
     kind = "YAML" if path.suffix.lower() in {".yaml", ".yml"} else "JSON"
-    reason = getattr(err, "msg", None) or getattr(err, "problem", None) or str(err).splitlines()[0]
+    reason = getattr(err, "msg", None) or getattr(err, "problem", None) or (str(err).splitlines() or [""])[0]
+    reason = " ".join(str(reason).split()) or type(err).__name__
     return UserError(f"{where}: not valid {kind} ({reason})")
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def read_mapping(path: str | Path) -> dict[str, Any]:
+def read_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
     """Read a JSON or YAML file into a dict; a missing or unparsable file is a UserError naming it."""
     path = Path(path)
-    text = read_text(path, "config file")
+    text = read_text(path, what)
     try:
         if path.suffix.lower() in {".yaml", ".yml"}:
             import yaml
 
             data = yaml.safe_load(text)
+            check_value(data)
         else:
-            data = json.loads(text, parse_constant=_no_constant)
+            data = loads(text)
     except Exception as err:  # json and yaml errors both carry a line number
         raise _syntax_error(path, err) from None
     if data is None:
@@ -155,9 +204,13 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
         raise UserError(f"--set {item!r}: expected key=value (key may be dotted: section.key)")
     try:
-        value = json.loads(raw, parse_constant=_no_constant)
-    except ValueError:
-        value = raw
+        value = json.loads(raw, parse_constant=lambda name: name)  # NaN/Infinity stay text, which no number field takes
+    except (ValueError, RecursionError):
+        value = raw  # not JSON: the text itself
+    try:
+        check_value(value, allow_escaped_bytes=True)
+    except ValueError as err:
+        raise UserError(f"--set {key.strip()}: {err}") from None
     return key.strip().split("."), value
 
 
@@ -174,10 +227,14 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
     return data
 
 
+def overridden_keys(overrides: list[str] | None) -> set[str]:
+    return {".".join(parse_override(item)[0]) for item in overrides or []}
+
+
 def load_config(model_cls: type[M], path: str | Path | None, overrides: list[str] | None = None) -> M:
     data = read_mapping(path) if path is not None else {}
     source = str(path) if path is not None else "config"
-    return validate_config(model_cls, apply_overrides(data, overrides), source)
+    return validate_config(model_cls, apply_overrides(data, overrides), source, overridden_keys(overrides))
 
 
 def config_dict(config: BaseModel) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import signals
 from .rundir import RunFolder
 
 
@@ -53,6 +54,7 @@ class RunContext:
 
     def append(self, records: Iterable[dict]) -> None:
         self.folder.append(records)
+        signals.check()  # a stop whose exception a library swallowed ends the run here, after this unit is saved
 
     def records(self) -> list[dict]:
         return self.folder.records()
@@ -61,3 +63,4 @@ class RunContext:
         self.payload = payload
         # Not fsync'd: a checkpoint is rebuilt from the (fsync'd) records by a resumed run.
         self.folder.write_summary({**self.header, "status": "running", **payload}, durable=False)
+        signals.check()

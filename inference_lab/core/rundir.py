@@ -19,6 +19,7 @@ Statuses are one vocabulary in every mode: a run is `running`, `complete`, `fail
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -33,11 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from . import signals
+from .errors import UserError, WriteFailed
 from .storage import append_jsonl, read_jsonl, repair_torn_tail, write_json_atomic, write_jsonl_atomic
 
 HEADER, CONFIG, RECORDS, SUMMARY = "run.json", "config.json", "results.jsonl", "summary.json"
 CSV, MARKDOWN, HTML, LOCK = "summary.csv", "summary.md", "report.html", ".lock"
+HOLDER = ".holder.json"  # pid, host, start and command line of the process holding the lock
 RUN_STATUSES = ("running", "complete", "failed", "interrupted")
 ITEM_STATUSES = ("ok", "skipped", "unsupported", "failed", "interrupted", "unreliable")
 MIN_FREE_BYTES = 64 * 2**20  # below this, a run would fail half-way through writing its results
@@ -56,18 +59,25 @@ def safe_label(label: str) -> str:
 
 def check_output_dir(parent: str | Path, field: str = "output") -> Path:
     """The folder run folders go into: it exists or can be made, is a folder, is writable and has room.
-    Checked before any model loads, so a bad --output costs nothing."""
+    Checked before any model loads, so a bad --output costs nothing; folders made for the check are removed
+    again, so a run that then fails on bad input leaves nothing behind."""
     parent = Path(parent).expanduser()
     if parent.exists() and not parent.is_dir():
-        raise UserError(f"{field}: {parent} is a file, not a folder")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=".write-test-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise UserError(f"{field}: cannot write to {parent} ({err.strerror or err})") from None
-    free = shutil.disk_usage(parent).free
+        raise UserError(f"{field}: {parent} exists and is not a folder")
+    made = [p for p in [parent, *parent.parents] if not p.exists()]
+    with signals.deferred():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=parent, prefix=".write-test-")
+            os.close(fd)
+            os.unlink(probe)
+            free = shutil.disk_usage(parent).free
+        except OSError as err:
+            raise UserError(f"{field}: cannot write to {parent} ({err.strerror or err})") from None
+        finally:
+            for folder in made:  # deepest first
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
     if free < MIN_FREE_BYTES:
         raise UserError(f"{field}: only {free / 2**20:.0f} MiB free in {parent} (need at least "
                         f"{MIN_FREE_BYTES / 2**20:.0f} MiB for results)")
@@ -129,6 +139,7 @@ class RunFolder:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = None
+        self._created = False  # by this process: removed again on release if no header was ever written
         self.torn_tail_cut = False  # records() found and cut a line a kill left half-written
 
     @property
@@ -140,15 +151,24 @@ class RunFolder:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         base = Path(parent) / f"{stamp}-{safe_label(mode)}-{safe_label(label)}"
         path, n = base, 1
-        while True:
+        signals.arm()  # a folder exists from here on: a stop must clean it up, not just end the process
+        with signals.deferred():
+            while True:
+                try:
+                    path.mkdir(parents=True)  # exclusive: two processes never get the same folder
+                    break
+                except FileExistsError:
+                    n += 1
+                    path = base.with_name(f"{base.name}-{n}")
+                except OSError as err:
+                    raise WriteFailed(path, err) from None
+            folder = cls(path)
+            folder._created = True
             try:
-                path.mkdir(parents=True)  # exclusive: two processes never get the same folder
-                break
-            except FileExistsError:
-                n += 1
-                path = base.with_name(f"{base.name}-{n}")
-        folder = cls(path)
-        folder.lock()
+                folder.lock()
+            except BaseException:
+                folder.release()
+                raise
         return folder
 
     @classmethod
@@ -172,15 +192,24 @@ class RunFolder:
         except Timeout:
             raise UserError(f"run folder {self.path} is in use by {holder(self.path)}; wait for it or "
                             "use another folder") from None
+        except OSError as err:  # a read-only or full file system: the folder cannot be continued here
+            raise UserError(f"run folder {self.path} cannot be written ({err.strerror or err})") from None
         self._lock = lock
-        write_json_atomic(self.path / ".holder.json", {"pid": os.getpid(), "host": socket.gethostname(),
-                                                        "since": now_iso(), "argv": sys.argv}, durable=False)
+        write_json_atomic(self.path / HOLDER, {"pid": os.getpid(), "host": socket.gethostname(),
+                                               "since": now_iso(), "argv": sys.argv}, durable=False)
 
     def release(self) -> None:
-        if self._lock is not None:
-            (self.path / ".holder.json").unlink(missing_ok=True)
-            self._lock.release()
-            self._lock = None
+        """Unlock; a folder this process created but never wrote a header to (stopped in between) is removed."""
+        with signals.deferred():
+            if self._created and not (self.path / HEADER).exists():
+                shutil.rmtree(self.path, ignore_errors=True)
+            elif self._lock is not None:
+                with contextlib.suppress(OSError):
+                    (self.path / HOLDER).unlink(missing_ok=True)
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            self._created = False
 
     def __enter__(self) -> RunFolder:
         return self
@@ -193,8 +222,21 @@ class RunFolder:
     def header(self) -> dict:
         return read_header(self.path)
 
+    @contextlib.contextmanager
+    def _writing(self):
+        """A failed write of this folder's files (a full disk) says what is kept and how to go on."""
+        try:
+            yield
+        except WriteFailed as err:
+            if not err.hint:
+                err.hint = (f"; what was written before is kept: make room, then continue with --resume "
+                            f"{self.path}")
+            raise
+
     def write_header(self, header: dict) -> None:
-        write_json_atomic(self.path / HEADER, header)
+        signals.arm()  # the folder now says `running`: a stop must leave it saying `interrupted`, with its report
+        with self._writing():
+            write_json_atomic(self.path / HEADER, header)
 
     def update_header(self, **fields: Any) -> dict:
         header = {**self.header(), **fields}
@@ -205,7 +247,8 @@ class RunFolder:
         write_json_atomic(self.path / CONFIG, config)
 
     def append(self, rows: Iterable[dict]) -> int:
-        return append_jsonl(self.path / RECORDS, rows)
+        with self._writing():
+            return append_jsonl(self.path / RECORDS, rows)
 
     def records(self) -> list[dict]:
         """Every whole record; a line torn by a kill is cut off the file first (its work is redone)."""
@@ -227,27 +270,54 @@ class RunFolder:
         return len(kept), len(rows) - len(kept)
 
     def write_summary(self, summary: dict, durable: bool = True) -> None:
-        write_json_atomic(self.path / SUMMARY, summary, durable)
+        with self._writing():
+            write_json_atomic(self.path / SUMMARY, summary, durable)
 
 
 def holder(path: Path) -> str:
+    """Who holds a folder's lock, as its holder file says; a file left by a killed process is not believed."""
     try:
-        info = json.loads((Path(path) / ".holder.json").read_text(encoding="utf-8"))
-        return f"pid {info['pid']} on {info['host']} (since {info['since']})"
-    except (OSError, ValueError, KeyError):
+        info = json.loads((Path(path) / HOLDER).read_text(encoding="utf-8"))
+        pid, host = int(info["pid"]), str(info["host"])
+        if host == socket.gethostname() and not _alive(pid):
+            return "another process"
+        return f"pid {pid} on {host} (since {info['since']})"
+    except (OSError, ValueError, KeyError, TypeError):
         return "another process"
 
 
-def is_locked(path: Path) -> bool:
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(Path(path) / LOCK))
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
         return True
-    lock.release()
-    return False
+    return True
+
+
+def is_locked(path: Path) -> bool:
+    """Whether a process holds the folder's lock. Opened read-only (flock does not need write access, the same lock
+    filelock takes), so a folder on a read-only disk or archive can still be read and compared."""
+    import fcntl
+
+    try:
+        fd = os.open(Path(path) / LOCK, os.O_RDONLY)
+    except OSError:
+        return False  # no lock file: nobody ever held it, or it cannot be opened to hold
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def read_header(path: str | Path) -> dict:

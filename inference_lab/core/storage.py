@@ -1,6 +1,7 @@
 """Result files that survive Ctrl-C, SIGTERM and kill -9, in strict JSON, with the user's umask.
 
-- `append_jsonl` writes whole lines, then flush + fsync: a finished row is on disk before the next starts.
+- `append_jsonl` writes whole lines, then fsync: a finished row is on disk before the next starts; a write the
+  disk cannot take is cut back off, so the file still ends with a whole line.
 - `read_jsonl` returns the rows and whether the last line was torn (a kill mid-write); a torn last line is
   never parsed as a result, and `repair_torn_tail` cuts it off before new rows are appended after it.
   A malformed line that is *not* the last is an error naming the file and line number.
@@ -9,10 +10,14 @@
 - Every JSON the tool writes is strict (`allow_nan=False`): a NaN or infinity is a bug to catch, not a file
   other tools cannot read.
 - Writes run inside `signals.deferred()`: a SIGINT/SIGTERM that arrives mid-write is acted on right after it.
+- A write that fails (disk full, read-only file system, I/O error) is a `WriteFailed`: one line naming the file.
+- `loads` is the one JSON parser of every reader: any bad text (not JSON, nested too deeply, a lone surrogate that
+  no UTF-8 file can hold, NaN/Infinity) is a ValueError the reader turns into `file:line: reason`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -21,11 +26,72 @@ from pathlib import Path
 from typing import Any
 
 from . import signals
-from .errors import UserError
+from .errors import UserError, WriteFailed
+
+MAX_NESTING = 100  # deeper data is no config or record of ours (and would hit Python's recursion limit later)
+MAX_ITEMS = 200_000  # values in one config or one JSONL line, aliases expanded
 
 
 def dumps(payload: Any, indent: int | None = None) -> str:
-    return json.dumps(payload, indent=indent, ensure_ascii=False, allow_nan=False, default=str)
+    text = json.dumps(payload, indent=indent, ensure_ascii=False, allow_nan=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a file name that is not UTF-8): escaped, the file stays UTF-8
+        text = json.dumps(payload, indent=indent, ensure_ascii=True, allow_nan=False, default=str)
+    return text
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _lone_surrogate(text: str, allow_escaped_bytes: bool) -> str | None:
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        pass
+    for char in text:
+        if "\ud800" <= char <= "\udfff" and not (allow_escaped_bytes and "\udc80" <= char <= "\udcff"):
+            return char
+    return None
+
+
+def check_value(value: Any, max_depth: int = MAX_NESTING, max_items: int = MAX_ITEMS,
+                allow_escaped_bytes: bool = False) -> None:
+    """ValueError if parsed data nests deeper than `max_depth`, holds more than `max_items` values once expanded (a
+    YAML alias bomb: a few lines that expand to billions), or a string no UTF-8 file can hold (a lone surrogate).
+    `allow_escaped_bytes`: text from the command line or a file name, where Python carries bytes that are not
+    UTF-8 as U+DC80-U+DCFF (a legal Linux file name); a UTF-8 document cannot hold them, so its readers refuse."""
+    stack = [(value, 0)]
+    items = 0
+    while stack:
+        item, depth = stack.pop()
+        items += 1
+        if items > max_items:
+            raise ValueError(f"more than {max_items:,} values once expanded (aliases?)")
+        if depth > max_depth:
+            raise ValueError(f"nested more than {max_depth} levels deep")
+        if isinstance(item, str):
+            char = _lone_surrogate(item, allow_escaped_bytes)
+            if char is not None:
+                raise ValueError(f"text holds a lone surrogate ({ascii(char)}), which is not valid Unicode")
+        elif isinstance(item, dict):
+            stack.extend((child, depth + 1) for pair in item.items() for child in pair)
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, depth + 1) for child in item)
+
+
+def loads(text: str, *, strict: bool = True) -> Any:
+    """json.loads for untrusted text: every problem is a ValueError with a one-line reason. `strict` (inputs a user
+    wrote) also refuses NaN/Infinity and what `check_value` refuses; our own result files skip that walk."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant if strict else None)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if strict:
+        check_value(value)
+    return value
 
 
 def _umask() -> int:
@@ -39,18 +105,37 @@ def append_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     lines = "".join(dumps(row) + "\n" for row in rows)
     if not lines:
         return 0
-    with signals.deferred(), path.open("a", encoding="utf-8") as f:
-        f.write(lines)
-        f.flush()
-        os.fsync(f.fileno())
+    data = lines.encode("utf-8")
+    with signals.deferred():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as err:
+            raise WriteFailed(path, err) from None
+        try:
+            start = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError as err:
+                # A full disk can take half a line: cut it off again (truncating needs no space), so the file
+                # ends with whole records, as if this write had never started.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise WriteFailed(path, err) from None
+        finally:
+            os.close(fd)
     return lines.count("\n")
 
 
 def read_text(path: str | Path, what: str = "file") -> str:
-    """A file's text, every problem (missing, a folder, unreadable, not UTF-8) one line naming it."""
+    """A file's text, every problem (missing, a folder, a device, unreadable, not UTF-8) one line naming it."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{what} is a folder, not a file: {path}")
+    if path.exists() and not path.is_file():  # /dev/zero or a pipe: reading would never end
+        raise UserError(f"{what} is not a regular file (a device, pipe or socket): {path}")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -77,7 +162,7 @@ def read_jsonl(path: str | Path, *, allow_torn_tail: bool = True) -> tuple[list[
             continue
         is_last = number == len(lines) or (number == len(lines) - 1 and ends_clean)
         try:
-            row = json.loads(line)
+            row = loads(line, strict=False)
             if not isinstance(row, dict):
                 raise ValueError("not a JSON object")
         except ValueError as err:
@@ -101,10 +186,13 @@ def repair_torn_tail(path: str | Path) -> bool:
     if not data or data.endswith(b"\n"):
         return False
     keep = data.rfind(b"\n") + 1
-    with signals.deferred(), path.open("r+b") as f:
-        f.truncate(keep)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with signals.deferred(), path.open("r+b") as f:
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise WriteFailed(path, err) from None
     return True
 
 
@@ -123,6 +211,16 @@ def write_text_atomic(path: str | Path, text: str, durable: bool = True) -> Path
     headers, configs). Files rebuilt from those (report pages, checkpoint summaries) skip it: a killed process's
     writes are in the page cache either way; only a machine crash can lose them, and a rerun rewrites them."""
     path = Path(path)
+    try:
+        _write_atomic(path, text, durable)
+    except WriteFailed:
+        raise
+    except OSError as err:
+        raise WriteFailed(path, err) from None
+    return path
+
+
+def _write_atomic(path: Path, text: str, durable: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with signals.deferred():
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -138,4 +236,3 @@ def write_text_atomic(path: str | Path, text: str, durable: bool = True) -> Path
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    return path

@@ -60,6 +60,32 @@ def check_adapter_weights(path: Path, field: str, allow_pickle_weights: bool) ->
     if not allow_pickle_weights:
         raise UserError(f"{field}: {path} holds only pickle weights ({pickled[0].name}); safetensors only unless "
                         "allow_pickle_weights: true")
+    check_pickle_weights(pickled[0], field)
+
+
+def check_pickle_weights(path: Path, field: str) -> None:
+    """Allowed pickle weights still load only through torch's weights-only unpickler (no code runs); a file it
+    refuses (code in it, another format, truncated) is one line here, before the model loads, not a traceback
+    from inside PEFT after it."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Detected pickle protocol 4 ..." says nothing to act on
+            torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - unpickling, zip and EOF errors alike: the file cannot be used
+        raise UserError(f"{field}: {path} cannot be loaded safely ({_unpickle_reason(exc)}); convert it to "
+                        f"{SAFE_WEIGHTS}") from None
+
+
+def _unpickle_reason(exc: BaseException) -> str:
+    """torch's refusal is a paragraph about its defaults; the line after 'WeightsUnpickler error:' is the reason."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if line.startswith("Please file an issue") and "WeightsUnpickler error:" in line:
+            tail = line.split("WeightsUnpickler error:", 1)[1].strip()
+            return f"torch refused it: {tail or (lines[i + 1] if i + 1 < len(lines) else 'unsupported content')}"
+    return first_line(exc)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""The labelled test set: JSONL rows -> `Sample`s, every problem a one-line error with its line number."""
+"""The labelled test set: JSONL rows -> `Sample`s, every problem a one-line error with its file and line number.
+
+The whole file is validated before any model work: JSON, label, id, and (given the prompt template) that every row
+fills the template with a non-empty prompt, so a bad row 9,000 fails at start-up, not after an hour of generating."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...core.errors import UserError
+from ...core.storage import loads
 from ...models.names import resolve_file
 
 
@@ -34,12 +38,28 @@ def _row_id(row: dict[str, Any], id_field: str, line: int, where: str) -> str:
     return str(value)
 
 
-def parse_row(text: str, number: int, where: str, *, label_field: str, id_field: str,
-              labels: list[str] | None) -> Sample:
+def fill_template(template: str, fields: dict[str, Any]) -> str:
+    """The prompt a row gives; ValueError says why it gives none (a missing field, an empty result)."""
     try:
-        row = json.loads(text)
+        text = template.format_map(fields)
+    except KeyError as err:
+        raise ValueError(f"prompt.template needs field {err}, which the row lacks (fields: "
+                         f"{', '.join(map(str, fields)) or 'none'})") from None
+    except (IndexError, ValueError, AttributeError, TypeError) as err:
+        raise ValueError(f"prompt.template cannot be filled from this row ({err})") from None
+    if not text.strip():
+        raise ValueError("the prompt is empty (a model cannot continue nothing)")
+    return text
+
+
+def parse_row(text: str, number: int, where: str, *, label_field: str, id_field: str,
+              labels: list[str] | None, template: str | None = None) -> Sample:
+    try:
+        row = loads(text)
     except json.JSONDecodeError as err:
         raise UserError(f"{where}: malformed JSON line ({err.msg} at column {err.colno})") from None
+    except ValueError as err:
+        raise UserError(f"{where}: malformed JSON line ({err})") from None
     if not isinstance(row, dict):
         raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
     label = row.get(label_field)
@@ -48,6 +68,11 @@ def parse_row(text: str, number: int, where: str, *, label_field: str, id_field:
     label = label.strip().lower()
     if labels is not None and label not in labels:
         raise UserError(f"{where}: label '{label}' is not one of answer.labels {labels}")
+    if template is not None:
+        try:
+            fill_template(template, row)
+        except ValueError as err:
+            raise UserError(f"{where}: {err}") from None
     return Sample(id=_row_id(row, id_field, number, where), label=label, line=number, fields=row)
 
 
@@ -58,12 +83,14 @@ class SampleFile:
     samples holds one chunk of prompts at a time."""
 
     def __init__(self, path: Path, *, label_field: str = "label", id_field: str = "id",
-                 labels: list[str] | None = None, max_samples: int | None = None):
+                 labels: list[str] | None = None, max_samples: int | None = None, template: str | None = None):
         self.path = path
+        if not path.is_file():  # a folder, or a device or pipe whose reading would never end
+            raise UserError(f"inference.test_file: {path} is not a regular file")
         self._parse = dict(label_field=label_field, id_field=id_field, labels=labels)
         self.max_samples = max_samples
         first_line: dict[str, int] = {}
-        for sample in self:
+        for sample in self._rows(template):  # the template is checked on this pass only, not on every stream
             if sample.id in first_line:
                 raise UserError(f"{path}:{sample.line}: duplicate id '{sample.id}' (first at line "
                                 f"{first_line[sample.id]})")
@@ -76,6 +103,9 @@ class SampleFile:
         return len(self.ids)
 
     def __iter__(self) -> Iterator[Sample]:
+        return self._rows(None)
+
+    def _rows(self, template: str | None) -> Iterator[Sample]:
         count = 0
         try:
             with self.path.open("rb") as f:
@@ -89,7 +119,7 @@ class SampleFile:
                                         f"{err.start + 1})") from None
                     if text.strip():
                         count += 1
-                        yield parse_row(text, number, f"{self.path}:{number}", **self._parse)
+                        yield parse_row(text, number, f"{self.path}:{number}", template=template, **self._parse)
         except OSError as err:
             raise UserError(f"inference.test_file: cannot read {self.path} ({err.strerror})") from None
 

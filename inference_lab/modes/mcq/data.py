@@ -80,7 +80,7 @@ def parse_item(row: object, number: int, letters: str = DEFAULT_LETTERS) -> MCQI
 
 
 def read_mcq(path: str | Path, letters: str = DEFAULT_LETTERS) -> list[MCQItem]:
-    from ...core.storage import read_text
+    from ...core.storage import loads, read_text
 
     path = Path(path)
     items: list[MCQItem] = []
@@ -89,7 +89,7 @@ def read_mcq(path: str | Path, letters: str = DEFAULT_LETTERS) -> list[MCQItem]:
         if not line.strip():
             continue
         try:
-            item = parse_item(json.loads(line), number, letters)
+            item = parse_item(loads(line), number, letters)
         except ValueError as err:  # json.JSONDecodeError is a ValueError too
             raise UserError(f"{path}:{number}: {str(err).splitlines()[0]}") from None
         if item.id in seen:

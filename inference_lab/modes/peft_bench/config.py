@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, create_model, field_validator, model_validator
 
@@ -162,10 +162,15 @@ def load_params(defaults_path: Path | None, experiment_dir: Path | None = None,
 # --- the mode's config ------------------------------------------------------------------------------------------
 
 def _overridable() -> dict[str, Any]:
-    """Every BenchmarkParams field again, optional: None = keep what the experiment's files say."""
-    return {name: (field.annotation | None,
-                   Field(None, description=f"override for every experiment: {field.description}"))
-            for name, field in BenchmarkParams.model_fields.items()}
+    """Every BenchmarkParams field again, optional (None = keep what the experiment's files say), with the same
+    bounds, so `--set num_inference_runs=0` is refused before anything runs, against --set."""
+    fields = {}
+    for name, field in BenchmarkParams.model_fields.items():
+        annotation = Annotated.__class_getitem__((field.annotation, *field.metadata)) if field.metadata else \
+            field.annotation
+        fields[name] = (annotation | None, Field(None, description=f"override for every experiment: "
+                                                                   f"{field.description}"))
+    return fields
 
 
 ParamOverrides = create_model("ParamOverrides", __base__=StrictModel, **_overridable())

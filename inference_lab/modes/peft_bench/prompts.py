@@ -31,7 +31,7 @@ class FittedPrompt:
 
 
 def load_prompts(path: Path) -> dict[str, list[str]]:
-    data = read_mapping(path)
+    data = read_mapping(path, "prompts file")
     prompts: dict[str, list[str]] = {}
     for category in CATEGORIES:
         rows = data.get(category)
