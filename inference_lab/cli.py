@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:
         from .core.errors import LabError
 
-        if isinstance(exc, LabError):
+        if isinstance(exc, LabError) and signals.received() is None:
             print(f"error: {exc}", file=sys.stderr)
             return exc.exit_code
         if signals.received() is not None:  # a library turned our interrupt into its own error

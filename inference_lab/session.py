@@ -17,6 +17,7 @@ Exit codes: 0 complete, 1 failed (results kept), 2 bad input, 128+signal interru
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable
@@ -101,46 +102,65 @@ def execute(info: ModeInfo, config: BaseModel, *, label: str, output: str | Path
         flags = [f"noisy: {busy}"] if busy else []
         flags += prepared.flags
         if folder is not None:
-            header = folder.header()
-            check_same_work(header, data, inputs)
-            header = folder.update_header(status="running", flags=flags, environment=environment,
-                                          models=prepared.models,
-                                          resumes=[*header.get("resumes", []), {"at": now_iso()}])
+            reopened = folder
+            check_same_work(reopened.header(), data, inputs)
+
+            def begin() -> dict:
+                header = reopened.header()
+                return reopened.update_header(status="running", flags=flags, environment=environment,
+                                              models=prepared.models,
+                                              resumes=[*header.get("resumes", []), {"at": now_iso()}])
         else:
-            folder = RunFolder.create(parent, info.name, label)
-            header = RunHeader(mode=info.name, run_id=folder.run_id, label=label, config=data,
-                               config_hash=config_hash(data), inputs=inputs, environment=environment,
-                               started=now_iso(), models=prepared.models, flags=flags,
-                               tool_version=__version__).to_dict()
-            folder.write_config(data)
-            folder.write_header(header)
-        return _measure(info, runner, prepared, folder, header, progress or NoProgress(), log, resume is not None)
+            folder = created = RunFolder.create(parent, info.name, label)
+
+            def begin() -> dict:
+                header = RunHeader(mode=info.name, run_id=created.run_id, label=label, config=data,
+                                   config_hash=config_hash(data), inputs=inputs, environment=environment,
+                                   started=now_iso(), models=prepared.models, flags=flags,
+                                   tool_version=__version__).to_dict()
+                created.write_config(data)
+                created.write_header(header)
+                return header
+        return _measure(info, runner, prepared, folder, begin, progress or NoProgress(), log, resume is not None)
     finally:
         if folder is not None:
             folder.release()
 
 
-def _measure(info: ModeInfo, runner, prepared, folder: RunFolder, header: dict, progress, log,
+def _measure(info: ModeInfo, runner, prepared, folder: RunFolder, begin, progress, log,
              resuming: bool) -> Outcome:
+    """`begin()` writes (or updates) the header inside the try, with signals deferred: a stop that lands while it
+    writes is acted on right after, inside the try, so the folder always gets its `interrupted` summary."""
     from .core.environment import load_average
 
-    ctx = RunContext(folder, header, progress, log, resuming=resuming)
+    header, ctx = None, None
     started = time.perf_counter()
-    status, exit_code, error, flags = "failed", 1, None, list(header.get("flags") or [])
+    status, exit_code, error, flags = "failed", 1, None, []
     try:
+        with signals.deferred():
+            header = begin()
+        flags = list(header.get("flags") or [])
+        ctx = RunContext(folder, header, progress, log, resuming=resuming)
         result = runner.run(prepared, ctx)
         payload = result.payload
         flags += result.flags
         status, exit_code = ("failed", 1) if result.failed else ("complete", 0)
     except KeyboardInterrupt as exc:
-        payload, status = ctx.payload, "interrupted"
+        if header is None:
+            raise
+        payload, status = ctx.payload if ctx else {}, "interrupted"
         exit_code = signals.exit_code(getattr(exc, "signum", None) or signals.received())
         error = f"stopped by {signals.describe(exc)}"
     except LabError as exc:
-        payload, error, exit_code = ctx.payload, str(exc), exc.exit_code
+        if header is None:
+            raise
+        payload, error, exit_code = ctx.payload if ctx else {}, str(exc), exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the folder must still say what happened; the caller re-reports it
-        payload, error = ctx.payload, first_line(exc)
-        (folder.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        if header is None:
+            raise
+        payload, error = ctx.payload if ctx else {}, first_line(exc)
+        with contextlib.suppress(OSError):  # a full disk must not turn the one-line error into a traceback
+            (folder.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
     summary = {**header, **payload, "status": status, "finished": now_iso(),
                "wall_seconds": round(time.perf_counter() - started, 3), "flags": flags,
                "load_average_after": load_average(), "error": error}
@@ -164,6 +184,7 @@ def write_reports(info: ModeInfo, folder: Path, summary: dict) -> Path | None:
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001
-        (folder / "report-error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        with contextlib.suppress(OSError):
+            (folder / "report-error.log").write_text(traceback.format_exc(), encoding="utf-8")
         summary.setdefault("flags", []).append(f"report files not written: {first_line(exc)}")
         return None

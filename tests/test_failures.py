@@ -678,17 +678,6 @@ class Case:
         return self.request.getfixturevalue(name)
 
 
-NEEDS_THE_LEAD = {
-    "6-empty-prompt-in-a-later-chunk": "modes/lora/runner.prepare must pass template=config.prompt.template to "
-                                       "SampleFile (the reader checks every row then); today only the first chunk "
-                                       "is formatted before the run, so row 21 fails mid-run with exit 2",
-    "6-model-pickle-refused-by-torch": "models/loading.load_model lets torch's UnpicklingError out as a traceback; "
-                                       "call models.adapters.check_pickle_weights on a local folder's "
-                                       "pytorch_model.bin before from_pretrained (as adapters do)",
-}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=NEEDS_THE_LEAD[n]))
-                                  if n in NEEDS_THE_LEAD else n for n in CASES])
+@pytest.mark.parametrize("name", list(CASES))
 def test_failure(name, request, tmp_path, tiny_kit, capsys):
     CASES[name](Case(request, tmp_path, tiny_kit, capsys))

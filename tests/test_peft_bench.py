@@ -421,6 +421,33 @@ def test_interrupted_run_keeps_finished_experiments_and_resumes(tmp_path, monkey
     assert [r["experiment"] for r in records] == ["lora/a", "lora/b"]  # each exactly once
 
 
+def test_a_failed_experiment_is_measured_again_on_resume(tmp_path, monkeypatch):
+    """A failure may be a stop a library turned into an error, or a full disk since cleared: resume redoes it, and
+    the folder keeps one record per experiment."""
+    from inference_lab.modes.peft_bench import runner
+
+    root = make_root(tmp_path)
+    lora_experiment(root, "a")
+    lora_experiment(root, "b")
+    original = runner.run_job
+
+    def fail_b(job, prep, models):
+        if job.experiment.id == "lora/b":
+            raise RuntimeError("the disk was full")
+        return original(job, prep, models)
+
+    monkeypatch.setattr(runner, "run_job", fail_b)
+    config = PeftBenchConfig(experiments_root=str(root), output_dir=str(tmp_path / "results"))
+    first = session.execute(MODES["peft-bench"], config, label="test")
+    assert first.exit_code == 1 and by_id(first.summary)["lora/b"]["status"] == "failed"
+    monkeypatch.setattr(runner, "run_job", original)
+    resumed = session.execute(MODES["peft-bench"], config, label="test", resume=first.folder)
+    assert resumed.exit_code == 0 and by_id(resumed.summary)["lora/b"]["status"] != "failed"
+    records = [json.loads(line) for line in (first.folder / "results.jsonl").read_text().splitlines()]
+    assert [r["experiment"] for r in records] == ["lora/a", "lora/b"]  # the failed record was replaced
+    assert all(r["status"] != "failed" for r in records)
+
+
 def test_cli_base_then_require_cached_base(tmp_path, capsys):
     from inference_lab.cli import main
 

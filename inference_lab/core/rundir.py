@@ -198,6 +198,11 @@ class RunFolder:
         write_json_atomic(self.path / HOLDER, {"pid": os.getpid(), "host": socket.gethostname(),
                                                "since": now_iso(), "argv": sys.argv}, durable=False)
 
+    def keep(self) -> None:
+        """This folder holds something worth keeping although it has no run header (a sweep's index): never remove it
+        on release."""
+        self._created = False
+
     def release(self) -> None:
         """Unlock; a folder this process created but never wrote a header to (stopped in between) is removed."""
         with signals.deferred():

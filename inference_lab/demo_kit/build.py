@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ..core import signals
 from . import corpus
 from .names import (
     DEFAULT_SEED,
@@ -69,13 +70,15 @@ def ensure_kit(variant: str | None = None, seed: int = DEFAULT_SEED, log: Callab
             return target
         staging = target.parent / f".build-{target.name}-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        try:
-            build_kit(staging, variant, seed, log=log)
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        # armed: a stop raises here instead of ending the process at once, so the staging folder is removed
+        with signals.armed():
+            try:
+                build_kit(staging, variant, seed, log=log)
+                if target.exists():
+                    shutil.rmtree(target)
+                staging.rename(target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from ..core import signals
 from ..core.errors import LabError
 from .browse import browse_runs
 from .config_builder import build_custom_config
@@ -69,4 +70,8 @@ def run_menu(ui: UI, paths: MenuPaths | None = None) -> int:
         except KeyboardInterrupt:
             ui.say("interrupted: back to the main menu", style="yellow")
         except LabError as exc:
-            ui.say(f"error: {exc}", style="red")
+            if signals.received() is not None:  # a stop that a library turned into its own error
+                signals.reset()
+                ui.say("interrupted: back to the main menu", style="yellow")
+            else:
+                ui.say(f"error: {exc}", style="red")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -199,6 +200,19 @@ def _random_quantized(name, config, settings: ModelSettings, quant, quant_mode: 
     return LoadedModel(loaded, IdsOnlyTokenizer(config), report)
 
 
+def _check_local_pickle_weights(source: str, field_name: str) -> None:
+    """A local folder with only pickle weights (allowed by the config): each file must pass torch's weights-only
+    unpickler first, so a file with code in it is one line before loading, not a traceback from inside it. (It reads
+    the weights once more: the price of opting into pickle.)"""
+    from .adapters import check_pickle_weights
+
+    folder = Path(source)
+    if not folder.is_dir() or any(folder.glob("*.safetensors")):
+        return
+    for path in sorted(folder.glob("pytorch_model*.bin")):
+        check_pickle_weights(path, field_name)
+
+
 def _placement(model) -> dict[str, int]:
     """{device: parameters placed there}: where a device_map put the model (accelerate's hf_device_map names
     modules; counting parameters also covers a map that kept everything on one device)."""
@@ -225,6 +239,8 @@ def load_model(name: str, settings: ModelSettings, *, field_name: str = "main_mo
     candidates, attn_notes = attention_candidates(settings.use_flash_attention, device, dtype)
     notes += attn_notes
 
+    if settings.allow_pickle_weights:
+        _check_local_pickle_weights(source, field_name)
     kwargs: dict = {
         "dtype": dtype,
         "low_cpu_mem_usage": True,

@@ -123,6 +123,8 @@ class SweepFolder:
         write_json_atomic(self.path / SWEEP_FILE, header)
         self.entries = [Entry.from_point(p) for p in points]
         self.save()
+        if self._held is not None:
+            self._held.keep()  # a sweep folder has no run header: its sweep.json and index make it one to keep
 
     def header(self) -> dict[str, Any]:
         return read_header(self.path)

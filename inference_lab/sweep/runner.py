@@ -70,6 +70,7 @@ def run_sweep(mode: str, data: dict[str, Any] | None, *, label: str = "sweep", s
         folder, todo = _start(mode, data, label, source, output, yes, executor, out, plan_shown)
     if folder is None:  # the user said no
         return 0
+    signals.arm()  # points may run from here on: a stop must stop them and record them, not end this process at once
     try:
         base = folder.header()["base_config"]
         jobs = [Job(e.id, mode, apply_values(base, e.values), folder.point_dir(e.id)) for e in todo]

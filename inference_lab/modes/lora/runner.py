@@ -64,7 +64,8 @@ def prepare(config: LoraConfig, log=lambda _m: None) -> LoraPrepared:
     with stages.track("read"):
         test_file = resolve_test_file(config.inference.test_file)
         samples = SampleFile(test_file, label_field=config.answer.label_field, id_field=config.answer.id_field,
-                             labels=config.answer.labels, max_samples=config.inference.max_samples)
+                             labels=config.answer.labels, max_samples=config.inference.max_samples,
+                             template=config.prompt.template)  # every row's prompt checked before chunk 1
         source = AdapterSource.trained(config.adapter, "adapter", config.allow_pickle_weights)
     log(f"loading base model '{config.main_model}'")
     with stages.track("load"):

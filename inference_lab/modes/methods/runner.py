@@ -25,7 +25,7 @@ from typing import Any
 
 from ...core import device as dev
 from ...core.context import Prepared, RunContext, RunResult
-from ...core.errors import LabError, UserError, first_line
+from ...core.errors import LabError, UserError, WriteFailed, first_line
 from ...core.measure import PeakMemory
 from ...models.loading import LoadedModel, load_model
 from ...models.textgen import format_prompts
@@ -255,7 +255,7 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
                     position["where"] = "warm-up"
                     for warm in range(cfg.warmup_runs if todo else 0):
                         measurer.measure(plan, groups_for(plan, items)[0], -1, 0, cfg.seed + warm)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, WriteFailed):
                 raise
             except Exception as exc:  # noqa: BLE001 - a refused combination is this method's result
                 fail(plan, exc)
@@ -335,7 +335,7 @@ def _pass(plan: MethodPlan, run: int, items: list[WorkItem], measurer: Measurer,
                 ctx.append([{"kind": "batch", **asdict(record)}])
                 fresh.append(record)
                 ctx.progress.advance(plan.name)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, WriteFailed):  # a full disk ends the run (one line), not one method after another
         raise
     except Exception as exc:  # noqa: BLE001 - one broken method must not lose the others' results
         fail(plan, exc)

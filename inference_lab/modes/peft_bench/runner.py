@@ -26,7 +26,7 @@ from pathlib import Path
 from ...core import device as dev
 from ...core.context import Prepared, RunContext, RunResult
 from ...core.environment import collect_environment
-from ...core.errors import RunFailed, UserError, first_line
+from ...core.errors import RunFailed, UserError, WriteFailed, first_line
 from ...core.measure import StageLog, Stopwatch
 from ...models.adapters import AdapterSource, AdapterSwitch, footprint_bytes
 from ...models.loading import LoadedModel, load_model
@@ -206,6 +206,12 @@ def run_job(job: Job, prep: PeftPrepared, models: Models) -> dict:
 def run(prep: PeftPrepared, ctx: RunContext) -> RunResult:
     done: dict[str, dict] = {}
     if ctx.resuming:
+        # A failed experiment is measured again: its failure may have been a stop that a library turned into an
+        # error, or a condition since fixed (a full disk). Its record is dropped so the folder holds one per experiment.
+        def finished(r: dict) -> bool:
+            return r.get("kind") != "experiment" or r.get("status") != "failed"
+
+        ctx.folder.keep_records(finished)
         done = {r["experiment"]: r for r in ctx.records() if r.get("kind") == "experiment"}
     results: list[dict] = []
     models = Models()
@@ -225,7 +231,7 @@ def run(prep: PeftPrepared, ctx: RunContext) -> RunResult:
             with Stopwatch() as watch:
                 try:
                     result = run_job(job, prep, models)
-                except KeyboardInterrupt:
+                except (KeyboardInterrupt, WriteFailed):
                     raise
                 except Exception as exc:  # noqa: BLE001 - one experiment's failure is its result; the others still run
                     result = {"experiment": name, "status": "failed", "error": first_line(exc),
