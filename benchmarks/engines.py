@@ -44,7 +44,7 @@ from inference_lab.engines.metrics import distribution  # noqa: E402
 from inference_lab.engines.runner import measure_server  # noqa: E402
 from inference_lab.engines.server import launched_server  # noqa: E402
 from inference_lab.models.textgen import encode_batch, eos_token_ids, format_prompts  # noqa: E402
-from inference_lab.ui.console import console  # noqa: E402
+from inference_lab.ui.console import console, fmt_change  # noqa: E402
 
 ADAPTER = "demo-lora"
 
@@ -209,10 +209,7 @@ def main() -> int:
 
 
 def pct(change: dict | None) -> str:
-    if not change:
-        return ""
-    text = f"{change['estimate']:+.0f}"
-    return text if change["ci_low"] is None else f"{text} [{change['ci_low']:+.0f}, {change['ci_high']:+.0f}]"
+    return fmt_change(change, missing="", ci_digits=0, mark_ties=False).replace("%", "")
 
 
 def show(payload: dict, path: Path) -> None:

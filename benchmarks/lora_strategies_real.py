@@ -46,7 +46,7 @@ from inference_lab.models.adapters import AdapterSource, AdapterSwitch, footprin
 from inference_lab.models.catalogue import build_random_model, catalogue_config, generation_token_ids  # noqa: E402
 from inference_lab.models.random_adapter import attach_random_lora  # noqa: E402
 from inference_lab.models.synthetic import Workload, exact_length_kwargs, synthetic_batch  # noqa: E402
-from inference_lab.ui.console import console  # noqa: E402
+from inference_lab.ui.console import console, fmt_change  # noqa: E402
 
 ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 STRATEGIES = ["unmerged chunked", "unmerged full", "merged chunked", "merged full", "mixed chunked", "mixed full"]
@@ -176,10 +176,7 @@ def _s(stats: dict | None) -> str:
 
 
 def _pct(change: dict | None) -> str:
-    if not change:
-        return "-"
-    text = f"{change['estimate']:+.1f}%"
-    return text if change.get("ci_low") is None else f"{text} [{change['ci_low']:+.1f}, {change['ci_high']:+.1f}]"
+    return fmt_change(change, missing="-", ci_digits=1, mark_ties=False)
 
 
 def show(payload: dict, path: Path) -> None:

@@ -668,6 +668,36 @@ def _ctrl_c_kit_build(t):
     assert all((p / "manifest.json").is_file() for p in left)  # a stop that came as the build ended: a whole kit
 
 
+DEL_STOP = """
+import gc, signal, sys
+from inference_lab.core import signals
+signals.install(startup=False)
+
+class Finalised:
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)  # the handler raises inside __del__, where Python cannot propagate it
+
+Finalised()
+gc.collect()
+print("went on")
+try:
+    signals.check()
+except signals.Interrupted as stop:
+    print("stopped", stop.signum)
+"""
+
+
+@case("10-ctrl-c-inside-a-finaliser")
+def _ctrl_c_in_del(t):
+    """A stop raised inside a __del__ (as regex's did during a kit build in CI) prints no "Exception ignored"
+    traceback, and is not lost: the next check raises it."""
+    done = subprocess.run([sys.executable, "-c", DEL_STOP], cwd=REPO, env=ENV, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["went", "on", "stopped", str(int(signal.SIGINT))]
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
 # --- the table --------------------------------------------------------------------------------------------------
 
 class Case:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core import signals
 from .corpus import CHAT_TEMPLATE
 from .names import LMSpec
 
@@ -105,6 +106,7 @@ def train_lm(model, stream: torch.Tensor, spec: LMSpec, seed: int) -> TrainStats
     start = time.perf_counter()
     losses: list[float] = []
     for step in range(spec.steps):
+        signals.check()  # a stop swallowed by a library's __del__ ends the build at this step, not after it
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, spec.steps, spec.lr)
         batch = _windows(stream, spec.seq_len, spec.batch_size, generator)
@@ -164,6 +166,7 @@ def train_lora(base_model, tokenizer, examples: list[tuple[str, str]], *, rank: 
     start = time.perf_counter()
     losses: list[float] = []
     for step in range(steps):
+        signals.check()
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, steps, lr)
         picks = torch.randint(0, len(examples), (batch_size,), generator=generator).tolist()

@@ -59,3 +59,15 @@ def fmt_params(value: int | None) -> str:
     if value >= 1e3:
         return f"{value / 1e3:.1f} K"
     return str(value)
+
+
+def fmt_change(change: dict | None, *, missing: str = "n/a", ci_digits: int = 0, mark_ties: bool = True) -> str:
+    """A `core.stats.percent_change` as `+43.2% [+38, +48]`; " =" marks an interval that includes no change."""
+    if not change or change.get("estimate") is None:
+        return missing
+    text = f"{change['estimate']:+.1f}%"
+    if change.get("ci_low") is not None:
+        text += f" [{change['ci_low']:+.{ci_digits}f}, {change['ci_high']:+.{ci_digits}f}]"
+        if mark_ties and not change.get("separated"):
+            text += " ="
+    return text

@@ -10,7 +10,12 @@ tokens over the level's wall time.
 
 from __future__ import annotations
 
+from ...ui.console import fmt_change
 from .results import RANKING_METRIC
+
+
+def _pct(change: dict | None) -> str:
+    return fmt_change(change, missing="-", ci_digits=1)
 
 COLUMNS = ("engine", "traffic", "conc.", "requests", "out tok/s", "TTFT p50 ms [95% CI]", "TTFT p99 ms",
            "TPOT p50 ms", "ITL p99 ms", "E2EL p50 ms", "goodput req/s")
@@ -76,15 +81,6 @@ def server_rows(summary: dict) -> list[list[str]]:
 
 def rows(summary: dict) -> list[list[str]]:
     return in_process_rows(summary) + server_rows(summary)
-
-
-def _pct(change: dict | None) -> str:
-    if not change or change.get("estimate") is None:
-        return "-"
-    text = f"{change['estimate']:+.1f}%"
-    if change.get("ci_low") is not None:
-        text += f" [{change['ci_low']:+.1f}, {change['ci_high']:+.1f}]"
-    return text
 
 
 def adapter_lines(summary: dict) -> list[str]:

@@ -7,25 +7,13 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from ...ui.console import compact_table, fmt_params
+from ...ui.console import compact_table, fmt_change, fmt_params
 
 CATEGORIES = ("short", "medium", "long")
 
 
 def fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.1f}%"
-
-
-def fmt_change(change: dict | None) -> str:
-    """`+43.2% [+38.0, +47.9]`, or `~0` style wording when the interval includes no change."""
-    if not change or change.get("estimate") is None:
-        return "n/a"
-    text = f"{change['estimate']:+.1f}%"
-    if change.get("ci_low") is not None:
-        text += f" [{change['ci_low']:+.0f}, {change['ci_high']:+.0f}]"
-        if not change.get("separated"):
-            text += " ="
-    return text
 
 
 def fmt_ms(seconds: float | None) -> str:
