@@ -81,7 +81,10 @@ def compare_table(summaries: list[dict], baseline: int = 0, force: bool = False)
     title = f"{len(summaries)} {modes[0]} runs compared (baseline: {summaries[baseline]['run_id']})"
     table = compact_table(title=title,
                           caption="each cell: median [95% CI] of the run, then x ratio to the baseline [95% CI]; "
-                                  "'=' no measurable difference" + ("; FORCED across differences: " + "; ".join(found)
+                                  "'=' no measurable difference. Intervals hold each run's round-to-round noise, "
+                                  "not the process-to-process kind (two runs of one config differed by up to 20 % "
+                                  "on a shared machine): repeat runs before trusting a small ratio"
+                                  + ("; FORCED across differences: " + "; ".join(found)
                                                                       if found else ""))
     table.add_column("item · figure")
     for s in summaries:

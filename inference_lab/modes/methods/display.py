@@ -115,7 +115,7 @@ def caption(summary: dict) -> str:
     work = summary.get("work") or {}
     return (f"{work.get('completions')} completions x {work.get('num_runs')} interleaved rounds "
             f"(+{work.get('warmup_runs')} warm-up), max_new_tokens {work.get('max_new_tokens')}; "
-            "tok/s = completion tokens / wall time of a round (median of rounds, 95% bootstrap CI); "
+            "tok/s = completion tokens / wall time of a round (median of rounds, 95% CI: bootstrap, t below 6 rounds); "
             "p50 = batch latency; % roof = bandwidth achieved at the median TPOT / measured device bandwidth; "
             "~ = noisy")
 

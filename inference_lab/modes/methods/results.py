@@ -179,5 +179,5 @@ def ranking_lines(rankings_: dict[str, dict | None]) -> list[str]:
         if result["best"]:
             lines.append(f"{label}: {result['best']} ({result['reason']})")
         else:
-            lines.append(f"{label}: no measurable difference between {', '.join(result['tied'])}")
+            lines.append(f"{label}: {result['reason']}")
     return lines
