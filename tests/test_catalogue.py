@@ -140,3 +140,6 @@ def test_adapter_spec_validates_the_issue_shape():
     assert spec.r == 8 and spec.target_modules == ["q_proj"]
     with pytest.raises(ValueError):
         RandomAdapterSpec(r=8, init="trained")
+    for bad in ({"seed": 10**30}, {"seed": -1}, {"r": 10**12}, {"alpha": float("inf")}, {"r": True}):
+        with pytest.raises(ValueError):  # values torch would refuse with a traceback, and a bool for an int
+            RandomAdapterSpec(**bad)

@@ -172,6 +172,9 @@ def test_result_files_round_trip(tmp_path, tiny_main):
     header = json.loads((folder / "run.json").read_text())
     assert header["mode"] == "methods" and header["status"] == "complete" and len(header["config_hash"]) == 16
     assert header["environment"]["threads"]["intra_op"] >= 1 and header["environment"]["machine"]["load_average"]
+    # energy is a CUDA figure: on CPU the summary says so once, and no method pretends to a figure
+    assert reloaded["energy"]["available"] is False and "CUDA only" in reloaded["energy"]["reason"]
+    assert all(m.get("energy") is None for m in reloaded["methods"])
 
 
 def test_sigint_leaves_valid_files(tmp_path):

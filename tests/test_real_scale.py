@@ -148,3 +148,28 @@ def test_a_random_lora_of_a_given_shape_times_adapter_overhead_on_a_random_model
     assert outcome.summary["adapters"]["lora-r4"]["adapter_params"] == 2 * 4 * ((64 + 64) + (64 + 32))
     for record in batches(outcome.folder):
         assert record["new_tokens"] == [6] * record["rows"]  # the adapter rows decode the same exact work
+
+
+def test_a_random_draft_is_not_a_copy_of_the_main_model(arch, tmp_path):
+    """Main and assistant of one family, both random: built from the config's seed told apart per model, so the
+    draft is its own model (one shared seed made it an exact copy of the main model's first layers), the same on
+    every load; speculative decoding runs on them and decodes exactly N tokens."""
+    from inference_lab.models.loading import load_model
+
+    settings = config(arch, tmp_path)
+    main = load_model(str(arch), settings, field_name="main_model")
+    again = load_model(str(arch), settings, field_name="main_model")
+    draft = load_model(str(arch), settings, field_name="assistant_model")
+    other_seed = load_model(str(arch), config(arch, tmp_path, seed=7), field_name="main_model")
+    weights = [dict(m.model.named_parameters())["model.layers.0.self_attn.q_proj.weight"]
+               for m in (main, again, draft, other_seed)]
+    assert torch.equal(weights[0], weights[1])
+    assert not torch.equal(weights[0], weights[2]) and not torch.equal(weights[0], weights[3])
+
+    run = session.execute(MODES["methods"], config(arch, tmp_path, assistant_model=str(arch),
+                                                   methods_to_test=["standard"], use_speculative_decoding=True),
+                          label="draft").folder
+    summary = json.loads((run / "summary.json").read_text())
+    spec = next(m for m in summary["methods"] if m["method"] == "standard_speculative")
+    assert spec["status"] == "ok" and spec["acceptance_rate"] is not None
+    assert {b["completion_tokens"] for b in batches(run) if b["method"] == "standard_speculative"} == {6}

@@ -18,18 +18,18 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..core.config import StrictModel
+from ..core.config import Seed, StrictModel
 
 
 class RandomAdapterSpec(StrictModel):
     """Config shape `adapter: {r, alpha, target_modules, init: random}`: a LoRA of this shape on a random model."""
 
-    r: int = Field(16, gt=0)
-    alpha: float = Field(32, gt=0)
+    r: int = Field(16, gt=0, le=65536, description="LoRA rank")
+    alpha: float = Field(32, gt=0, le=1e6)
     target_modules: list[str] | Literal["all-linear"] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
     init: Literal["random"] = "random"
-    seed: int = 0
+    seed: Seed = 0
 
 
 def attach_random_lora(model, r: int, alpha: float, target_modules, seed: int, *, adapter_name: str = "default",

@@ -213,6 +213,9 @@ def run(prep: MethodsPrepared, ctx: RunContext) -> RunResult:
                 "workload": cfg.workload.model_dump() if cfg.workload else None, "weights": cfg.weights}
         out = {"work": work, "bandwidth": prep.bandwidth, "memory_estimate": prep.memory_estimate, "methods": done,
                "rankings": rankings(done)}
+        if not dev.is_cuda(measurer.device):  # on CUDA each method carries its own `energy`
+            out["energy"] = {"available": False, "reason": f"energy is measured on CUDA only (NVML's counter); this "
+                                                           f"run is on {measurer.device}"}
         if prep.adapters:
             out["adapters"] = {name: {"source": str(src.path) if src.path else "random", **measurer.footprints.get(
                 name, {})} for name, src in prep.adapters.items()}
