@@ -261,6 +261,34 @@ def test_sigterm_to_the_parent_stops_the_server(static_server_argv, tmp_path):
     assert group_gone(pgid) and not processes_with(str(tmp_path / "www"))
 
 
+def test_kill_9_of_the_tool_still_stops_the_server(static_server_argv, tmp_path):
+    """No code of the tool runs after SIGKILL: the watchdog sees its pipe close and stops the whole group."""
+    pgid_file = tmp_path / "pgid"
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from inference_lab.engines.server import launched_server
+        with launched_server({static_server_argv!r}, log_path={str(tmp_path / 'k.log')!r}, ready_timeout_s=30) as s:
+            open({str(pgid_file)!r}, "w").write(str(s.pgid))
+            time.sleep(120)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 30
+    while not pgid_file.exists() or not pgid_file.read_text():
+        assert child.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    pgid = int(pgid_file.read_text())
+    assert group_alive(pgid) and len([p for p in processes_with(str(tmp_path / "www")) if p.pid != child.pid]) == 2
+    child.kill()
+    assert child.wait(timeout=10) == -signal.SIGKILL
+    # the group's processes are orphans now, adopted by whatever init this machine has (which may leave the
+    # leader a zombie a while): what counts is that none of them still runs
+    deadline = time.monotonic() + 30
+    while processes_with(str(tmp_path / "www")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not processes_with(str(tmp_path / "www"))
+
+
 def test_server_of_an_abandoned_context_is_stopped_at_exit(static_server_argv, tmp_path):
     """A context entered and abandoned (no __exit__) is still stopped when the interpreter exits normally
     (the atexit hook, or the generator's own finally when it is collected first)."""

@@ -68,6 +68,39 @@ def test_report_and_terminal_show_both_engines_side_by_side(served_run):
     html = (served_run.folder / "report.html").read_text()
     assert "Engines side by side" in html and "against concurrency" in html
     assert "Inter-token latency (every gap)" in html
+    assert "Agreement with in-process greedy (temperature 0)" in html
+    assert engine_view.agreement_rows(served_run.summary) == [
+        [str(i), "yes", "-", str(row["reference_tokens"]), str(row["candidate_tokens"]), "-", "-"]
+        for i, row in enumerate(served_run.summary["engine"]["agreement"]["rows"])]
+
+
+def test_a_divergence_is_shown_where_it_happens(served_run):
+    from inference_lab.modes.methods import engine_view
+
+    summary = json.loads(json.dumps(served_run.summary))
+    row = summary["engine"]["agreement"]["rows"][1]
+    row.update(exact=False, first_divergence=3, reference_context="the cat sat", candidate_context="the cat ran")
+    summary["engine"]["agreement"]["exact"] = 1
+    assert engine_view.agreement_rows(summary)[1] == ["1", "no", "3", str(row["reference_tokens"]),
+                                                      str(row["candidate_tokens"]), "the cat sat", "the cat ran"]
+    lines = engine_view.agreement_lines(summary)
+    assert lines[0].startswith("agreement with in-process greedy (batch 1): 1 of 2 prompts token-exact")
+    assert lines[1].startswith("  prompt 1: differs at token 3") and "'the cat sat' vs server 'the cat ran'" in lines[1]
+
+
+def test_served_levels_are_headline_items_for_compare_and_sweeps(served_run):
+    from inference_lab.modes.methods.report import headline
+
+    items = headline(served_run.summary)
+    # two loads of one traffic mix in one run: one item per load; the in-process methods as before
+    assert set(items) == {"standard", "batched", "transformers serve · base · c1", "transformers serve · base · c2"}
+    level = served_run.summary["engine"]["levels"][0]["aggregate"]
+    served = items["transformers serve · base · c1"]
+    assert served["completion_tokens_per_s"]["samples"] == [level["output_throughput"]]
+    assert served["latency_s"]["samples"] == [level["e2el_s"]["median"]]
+    single = json.loads(json.dumps(served_run.summary))
+    single["engine"]["levels"] = single["engine"]["levels"][:1]  # a sweep point over the load: one name, one curve
+    assert "transformers serve · base" in headline(single)
 
 
 def test_an_unfinished_server_phase_is_measured_again_on_resume(served_run, tmp_path):
@@ -140,3 +173,24 @@ def test_a_missing_adapter_is_bad_input_before_loading(tiny_kit, tmp_path):
 
     with pytest.raises(UserError, match="adapters.mine: path .* does not exist"):
         MODES["methods"].module("runner").prepare(config)
+
+
+def test_a_launched_vllm_gets_a_max_model_len_from_the_work(tiny_main, tmp_path):
+    """Not the model's whole context (vLLM's default), which its CPU build's KV-cache space cannot hold."""
+    from types import SimpleNamespace
+
+    from inference_lab.modes.methods.engine import server_settings
+
+    prompts = ["Once upon a time there was a dog", "The cat"]
+    prep = SimpleNamespace(main=tiny_main, prompts=prompts)
+    longest = max(len(tiny_main.tokenizer(p)["input_ids"]) for p in prompts)
+    cfg = MethodsConfig(**{**BASE, "prompts": prompts, "max_new_tokens": 300, "engine": "openai",
+                           "server": {"launch": "vllm"}, "output_dir": str(tmp_path)})
+    derived = server_settings(cfg, prep).max_model_len
+    assert derived % 256 == 0 and longest + 300 + 64 <= derived < longest + 300 + 64 + 256
+    given = MethodsConfig(**{**BASE, "engine": "openai", "server": {"launch": "vllm", "max_model_len": 4096},
+                             "output_dir": str(tmp_path)})
+    assert server_settings(given, prep).max_model_len == 4096  # the user's own wins
+    other = MethodsConfig(**{**BASE, "engine": "openai", "server": {"launch": "transformers"},
+                             "output_dir": str(tmp_path)})
+    assert server_settings(other, prep).max_model_len is None  # only vLLM takes it

@@ -268,4 +268,7 @@ def test_one_worker_per_gpu_and_one_at_a_time_on_cpu():
     # A point spread over all GPUs (device_map) or naming its GPU: one at a time, not re-pinned.
     assert worker_slots([{"device": "auto", "device_map": "auto"}], gpus=["0", "1"]) == ["all"]
     assert worker_slots([{"device": "cuda:1"}], gpus=["0", "1"]) == ["all"]
+    # Points measuring a server share it (or launch one that may span GPUs): one at a time too.
+    assert worker_slots([{"device": "auto", "engine": "openai"}], gpus=["0", "1"]) == ["all"]
+    assert worker_slots([{"device": "auto", "engine": "transformers"}], gpus=["0", "1"]) == ["cuda:0", "cuda:1"]
     assert slot_env("all") == slot_env("cpu")

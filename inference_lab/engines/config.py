@@ -54,7 +54,8 @@ class ServerSettings(StrictModel):
     ready_timeout_s: float = Field(180.0, gt=0, description="seconds to wait for GET /v1/models to answer 200")
     tensor_parallel_size: int = Field(1, ge=1, description="launch: vllm only; needs that many GPUs")
     pipeline_parallel_size: int = Field(1, ge=1, description="launch: vllm only; needs that many GPUs")
-    max_model_len: int | None = Field(None, gt=0, description="launch: vllm only; default: the model's own")
+    max_model_len: int | None = Field(None, gt=0, le=2**24, description="launch: vllm only; default (methods mode): "
+                                      "the longest prompt + max_new_tokens + 64, rounded up to 256")
     extra_args: list[str] = Field(default_factory=list, description="appended to a launch shortcut's command")
     endpoint: Literal["completions", "chat"] = Field("completions", description="/v1/completions (prompt as "
                                                                                "given) or /v1/chat/completions")

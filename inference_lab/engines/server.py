@@ -5,9 +5,13 @@
 writes its output to a log file in the run folder, waits until `GET /v1/models` answers 200, and yields the
 base URL. On leaving the block for any reason (normal end, exception, Ctrl-C, SIGTERM turned into an
 exception by `sigterm_raises`) it sends SIGTERM to the group, waits, then SIGKILL. An atexit hook stops any
-server still registered when the interpreter exits normally. Only SIGKILL of this process (or a crash of the
-interpreter) can orphan a server: no code runs then. (PR_SET_PDEATHSIG would cover the leader only, not
-vLLM's engine and worker processes, and needs an unsafe preexec_fn; not used.)
+server still registered when the interpreter exits normally.
+
+When no code of ours can run (kill -9 of this process, a crash of the interpreter), a watchdog stops the group:
+a small process in its own session that blocks reading a pipe whose only writer is this process. The kernel
+closes that pipe whenever this process ends, however it ends; the watchdog then stops the whole group as
+`stop_group` does. (PR_SET_PDEATHSIG would cover the leader only, not vLLM's engine and worker processes, and
+needs an unsafe preexec_fn.)
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -88,6 +93,55 @@ def stop_group(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> None:
     deadline = time.monotonic() + 5
     while group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+# Runs as `python -c WATCHDOG READ_FD PGID GRACE_S`; stdlib only, so it starts in ~20 ms.
+WATCHDOG = """
+import os, signal, sys, time
+fd, pgid, grace = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+    signal.signal(s, signal.SIG_IGN)
+while True:
+    try:
+        if not os.read(fd, 1):
+            break
+    except InterruptedError:
+        continue
+    except OSError:
+        break
+def alive():
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except OSError:
+        return False
+if alive():
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except OSError:
+        pass
+    end = time.monotonic() + grace
+    while alive() and time.monotonic() < end:
+        time.sleep(0.1)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+def start_watchdog(pgid: int, grace_s: float = STOP_GRACE_S) -> int:
+    """Start a watchdog that stops process group `pgid` once this process ends; returns the pipe's write end,
+    to close (`os.close`) once the group was stopped normally (the watchdog then finds nothing and exits).
+    The write end is non-inheritable (PEP 446), so no server or other child keeps the pipe open."""
+    read_fd, write_fd = os.pipe()
+    try:
+        subprocess.Popen([sys.executable, "-c", WATCHDOG, str(read_fd), str(pgid), str(grace_s)],
+                         pass_fds=(read_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    finally:
+        os.close(read_fd)
+    return write_fd
 
 
 def _stop_all_live() -> None:
@@ -184,13 +238,17 @@ def launched_server(argv: Sequence[str], *, log_path: str | Path, ready_timeout_
             raise UserError(f"server.launch: cannot start '{command[0]}' ({err.strerror or err})") from None
         with _LIVE_LOCK:
             _LIVE[proc.pid] = proc
+        watchdog = None
         server = LaunchedServer(proc, base_url, command, log_path)
         try:
+            watchdog = start_watchdog(proc.pid)
             server.ready_s = _wait_ready(proc, base_url, log_path=log_path, ready_timeout_s=ready_timeout_s,
                                          headers=headers or {}, command=_short(command))
             yield server
         finally:
             stop_group(proc)
+            if watchdog is not None:
+                os.close(watchdog)
 
 
 def _short(command: Sequence[str], limit: int = 120) -> str:

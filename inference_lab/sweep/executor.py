@@ -57,11 +57,17 @@ def worker_slots(configs: list[dict[str, Any]], gpus: list[str] | None = None) -
     """['cuda:0', 'cuda:1', ...] or ['cpu'], or ['all'] (pure given `gpus`)."""
     if all(str(c.get("device", "auto")).startswith("cpu") for c in configs):  # no torch needed to know that
         return ["cpu"]
-    if any(c.get("device_map") or str(c.get("device", "")).startswith("cuda:") for c in configs):
-        # A point spread over every GPU, or pinned to one by name: one point at a time, nothing re-pinned.
+    if any(c.get("device_map") or str(c.get("device", "")).startswith("cuda:") or _serves(c) for c in configs):
+        # A point spread over every GPU, pinned to one by name, or measuring a server (a running one is shared by
+        # every point; a launched one may span GPUs through tensor/pipeline parallelism): one point at a time,
+        # nothing re-pinned.
         return ["all"]
     gpus = visible_gpus() if gpus is None else gpus
     return [f"cuda:{g}" for g in gpus] or ["cpu"]
+
+
+def _serves(config: dict[str, Any]) -> bool:
+    return config.get("engine") not in (None, "transformers")
 
 
 def slot_env(slot: str) -> dict[str, str]:

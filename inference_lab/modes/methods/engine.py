@@ -60,6 +60,18 @@ def reference_ids(prep, prompts: list[str]) -> list[list[int]] | None:
     return greedy_ids(prep.main.model, prep.main.tokenizer, prompts, prep.config.max_new_tokens, batch_size=1)
 
 
+def server_settings(cfg: MethodsConfig, prep):
+    """`server`, with `max_model_len` taken from the work when a launched vLLM is not given one: the longest
+    prompt plus max_new_tokens, rounded up to 256. vLLM otherwise reserves the model's whole context (32 K-128 K
+    tokens for current models), which its CPU build's KV-cache space cannot hold."""
+    settings = cfg.server
+    if settings.launch != "vllm" or settings.max_model_len:
+        return settings
+    longest = max((len(ids) for ids in prep.main.tokenizer(list(prep.prompts))["input_ids"]), default=0)
+    needed = longest + cfg.max_new_tokens + 64  # + 64: what a chat template adds
+    return settings.model_copy(update={"max_model_len": -(-needed // 256) * 256})
+
+
 def run_phase(prep, ctx) -> dict:
     """Measure the server (or keep a finished phase on resume); returns the payload's `engine` entry."""
     for row in ctx.records():
@@ -82,8 +94,8 @@ def run_phase(prep, ctx) -> dict:
                 f"{(agg.get('output_throughput') or 0):.1f} output tok/s")
 
     result = measure_server(
-        cfg.server, prompts, model_path=prep.main.report.source, max_new_tokens=cfg.max_new_tokens, run_dir=ctx.path,
-        temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, adapters=served_adapters(cfg),
+        server_settings(cfg, prep), prompts, model_path=prep.main.report.source, max_new_tokens=cfg.max_new_tokens,
+        run_dir=ctx.path, temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, adapters=served_adapters(cfg),
         shape=cfg.load_shape(), slo=cfg.slo, dtype=prep.main.report.dtype, tokenizer=prep.main.tokenizer,
         reference_ids=reference, eos_ids=model_eos_ids(prep.main.model, prep.main.tokenizer), on_level=on_level,
         record=lambda rows: ctx.append([{"kind": "request", **row} for row in rows]))

@@ -124,6 +124,22 @@ def agreement_lines(summary: dict) -> list[str]:
     return lines
 
 
+AGREEMENT_COLUMNS = ("prompt", "token-exact", "first divergence (token)", "in-process tokens", "server tokens",
+                     "in process there", "server there")
+
+
+def agreement_rows(summary: dict) -> list[list[str]]:
+    """One row per prompt: did the server say the same thing as in-process greedy, and where it first did not."""
+    agreement = (summary.get("engine") or {}).get("agreement") or {}
+    rows = []
+    for row in agreement.get("rows", []):
+        where = row.get("first_divergence")
+        rows.append([str(row["prompt_index"]), "yes" if row["exact"] else "no", "-" if where is None else str(where),
+                     str(row["reference_tokens"]), str(row["candidate_tokens"]),
+                     row.get("reference_context") or "-", row.get("candidate_context") or "-"])
+    return rows
+
+
 def status_lines(summary: dict) -> list[str]:
     engine = summary.get("engine") or {}
     if not engine:

@@ -124,6 +124,13 @@ def report_parts(summary: dict, records: list[dict]) -> ReportParts:
                                                                                                        "traffic"}}),
                                    [engine_view.caption(), *display.engine_lines(summary)],
                                    engine_view.figures(summary, records)))
+        agreement = engine_view.agreement_rows(summary)
+        if agreement:
+            cols = list(engine_view.AGREEMENT_COLUMNS)
+            sections.insert(3, Section("Agreement with in-process greedy (temperature 0)", Table(
+                cols, agreement, numeric={"prompt", "first divergence (token)", "in-process tokens", "server tokens"},
+                bad_rows={i for i, row in enumerate(agreement) if row[1] == "no"},
+                preformatted={"in process there", "server there"}), engine_view.agreement_lines(summary)[:1]))
     return ReportParts(CSV_COLUMNS, csv_rows(summary), sections, display.markdown(summary))
 
 
@@ -144,4 +151,34 @@ def headline(summary: dict) -> dict[str, dict[str, dict]]:
                             for metric, (label, higher, unit) in HEADLINE.items() if rounds.get(metric)}
         if not out[m["method"]]:
             out[m["method"]] = {"status": {"label": "status", "status": m["status"], "samples": []}}
+    out.update(server_headline(summary))
+    return out
+
+
+def server_headline(summary: dict) -> dict[str, dict[str, dict]]:
+    """The served levels as headline items (`vLLM (server) · base`; `... · c4` where a run measured several loads
+    of one traffic mix), so `compare` and a sweep's curve put an engine beside the in-process methods. A level is
+    one measured load run: its throughput is one sample (no interval), its latencies the medians over its
+    requests."""
+    from .engine_view import engine_label
+
+    engine = summary.get("engine") or {}
+    levels = engine.get("levels", [])
+    per_mix = {mix: sum(lv["mix"] == mix for lv in levels) for mix in {lv["mix"] for lv in levels}}
+    out: dict[str, dict[str, dict]] = {}
+    for level in levels:
+        agg = level.get("aggregate") or {}
+        item = f"{engine_label(engine)} · {level['mix']}"
+        if per_mix[level["mix"]] > 1:  # one run, several loads; a sweep over the load keeps one name, one curve
+            rate = f" @ {level['request_rate']}/s" if level.get("request_rate") else ""
+            item += f" · c{level['concurrency']}{rate}"
+        status = "ok" if agg.get("completed") else "failed"
+        values = {RANKING_METRIC: agg.get("output_throughput"),
+                  **{key: (agg.get(source) or {}).get("median") for key, source in
+                     (("latency_s", "e2el_s"), ("ttft_s", "ttft_s"), ("tpot_s", "tpot_s"))}}
+        out[item] = {metric: {"label": HEADLINE[metric][0], "higher_is_better": HEADLINE[metric][1],
+                              "unit": HEADLINE[metric][2], "samples": [value], "status": status}
+                     for metric, value in values.items() if value is not None}
+        if not out[item]:
+            out[item] = {"status": {"label": "status", "status": status, "samples": []}}
     return out
