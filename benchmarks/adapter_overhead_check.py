@@ -49,7 +49,7 @@ from inference_lab.modes import MODES  # noqa: E402
 from inference_lab.modes.peft_bench.config import CATEGORIES, PeftBenchConfig, load_params  # noqa: E402
 from inference_lab.modes.peft_bench.experiments import discover  # noqa: E402
 from inference_lab.modes.peft_bench.prompts import load_prompts, select_prompts  # noqa: E402
-from inference_lab.modes.peft_bench.timing import overhead_pct  # noqa: E402
+from inference_lab.modes.peft_bench.results import overhead_pct  # noqa: E402
 from inference_lab.ui.console import compact_table, console  # noqa: E402
 
 EXPERIMENT = REPO / "experiments" / "lora" / "lora_r8"

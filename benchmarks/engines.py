@@ -34,7 +34,7 @@ from inference_lab.core.environment import collect_environment  # noqa: E402
 from inference_lab.core.measure import Stopwatch, TokenClock  # noqa: E402
 from inference_lab.core.stats import percent_change, ratio, summarize  # noqa: E402
 from inference_lab.core.storage import write_json_atomic  # noqa: E402
-from inference_lab.demo_kit.build import is_built, kit_dir, kit_home  # noqa: E402
+from inference_lab.demo_kit import is_built, kit_dir, kit_home  # noqa: E402
 from inference_lab.demo_kit.corpus import story_example  # noqa: E402
 from inference_lab.engines.agreement import compare, strip_eos  # noqa: E402
 from inference_lab.engines.commands import vllm_command  # noqa: E402

@@ -120,7 +120,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="lora-real-") as adapter_dir:
         peft = attach_random_lora(model, r=args.r, alpha=2 * args.r, target_modules=ALL_PROJECTIONS, seed=1)
         adapter_bytes = footprint_bytes(peft) - weights
-        peft.save_pretrained(adapter_dir)
+        peft.save_pretrained(adapter_dir, save_embedding_layers=False)  # "auto" asks the hub about the base
         model = peft.unload()
         runner = Runner(model, rows, args.batch, args.chunk, exact, Path(adapter_dir))
         load_before = load_average()

@@ -184,3 +184,13 @@ def test_busy_loops_die_with_a_benchmark_killed_by_sigkill(tmp_path, subreaper):
     os.kill(child, signal.SIGKILL)  # never leave it spinning, even when the test fails
     os.waitpid(child, 0)
     pytest.fail("the busy loop outlived its parent")
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py") if p.name != "truth_checks.py"))
+def test_every_benchmark_script_starts(script):
+    """A benchmark is run by hand, rarely: its imports and arguments must not rot unseen (engines.py once imported
+    a name that had moved). `--help` imports everything the script imports at the top and parses no more."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True,
+                          timeout=120, cwd=BENCHMARKS.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout

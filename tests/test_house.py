@@ -103,6 +103,12 @@ ALLOWED = {
 }
 
 
+def test_every_mode_has_the_spine():
+    for info in MODES.values():
+        folder = REPO / "inference_lab" / "modes" / info.name.replace("-", "_")
+        assert {"config.py", "runner.py", "results.py", "display.py", "report.py"} <= {p.name for p in folder.iterdir()}
+
+
 def test_the_import_graph_has_no_cycle():
     assert cycles(import_graph()) == []
 
@@ -141,7 +147,7 @@ console().print(compare_table([summary, summary]))
 runs = all_runs(Path({str(methods_run.parent)!r}))
 print(describe(runs[0]))
 for info in MODES.values():
-    info.module("display"); info.module("report"); info.config_class
+    info.module("display"); info.module("report"); info.module("results"); info.config_class
 MODES["methods"].module("display").show(summary, console())
 assert "torch" not in sys.modules, "torch was imported"
 print("no torch")

@@ -126,6 +126,15 @@ def test_lora_beats_base_and_report_matches_the_rows(chunked_run):
     assert report["stages"]["adapter_load"]["calls"] == report["stages"]["adapter_unload"]["calls"] == 3
     assert report["environment"]["packages"]["peft"] and report["config"]["inference"]["chunk_size"] == 8
     assert report["mode"] == "lora" and report["status"] == "complete" and report["inputs"]["test_file"]["sha256"]
+    # speed: new tokens/s per generate call for each model, and the adapter against the base with its interval
+    timing = report["timing"]
+    for model in (BASE, LORA):
+        calls = {(r["chunk"], r["batch_seconds"]) for r in lines(chunked_run, model)}
+        assert timing[model]["tokens_per_s_per_call"]["n"] == len(calls) > 1
+    change = timing["lora_vs_base_tokens_per_s"]
+    ratio = timing[LORA]["tokens_per_s_per_call"]["median"] / timing[BASE]["tokens_per_s_per_call"]["median"]
+    assert change["estimate"] == pytest.approx((ratio - 1) * 100)
+    assert change["ci_low"] < change["ci_high"] and change["n_a"] == timing[LORA]["tokens_per_s_per_call"]["n"]
     html = (chunked_run / "report.html").read_text()
     assert "Where base and LoRA disagree" in html and "improvement" in html
     assert (chunked_run / "summary.csv").read_text().startswith("run_id,mode,model")

@@ -398,4 +398,5 @@ def test_without_a_terminal_the_menu_explains_the_headless_commands():
                          text=True, cwd=REPO, timeout=60)
     assert out.returncode == 2
     assert "needs a terminal" in out.stderr and "inference-lab MODE [CONFIG]" in out.stderr
+    assert "(modes: methods, also as run; lora; peft-bench; mcq)" in out.stderr  # from the table of modes
     assert "Traceback" not in out.stderr

@@ -23,7 +23,7 @@ from inference_lab.modes.peft_bench.config import (
 )
 from inference_lab.modes.peft_bench.experiments import discover
 from inference_lab.modes.peft_bench.prompts import FittedPrompt, fit_prompt, load_prompts, select_prompts
-from inference_lab.modes.peft_bench.timing import overall_metrics, overhead_pct
+from inference_lab.modes.peft_bench.results import overall_metrics, overhead_pct
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "experiments"
@@ -238,6 +238,7 @@ def test_cache_lookup_hit_stale_corrupt(tmp_path):
     found = cache.lookup(tmp_path, settings)
     cache.save(found.path, found.key, settings, {"by_category": {}})
     assert cache.lookup(tmp_path, settings).status == "hit"
+    assert json.loads(found.path.read_text())["status"] == "complete"  # the one status vocabulary
     newer = cache.base_settings(BenchmarkParams(dtype="bfloat16"), PROMPTS, MODEL, MACHINE)
     stale = cache.lookup(tmp_path, newer)
     assert stale.status == "stale" and stale.entry is None
@@ -256,7 +257,7 @@ def test_overhead_formula():
 
 
 def test_base_drift_is_significant_only_beyond_its_interval():
-    from inference_lab.modes.peft_bench.timing import base_drift
+    from inference_lab.modes.peft_bench.results import base_drift
 
     cached = {"samples": [{"run_seconds": [0.98, 1.0, 1.02, 0.99, 1.01]}, {"run_seconds": [5.0]}]}
     steady = base_drift(cached, {"before": [1.0, 1.01, 0.99, 1.02, 0.98], "after": [0.99, 1.0, 1.01, 1.0, 0.98]})

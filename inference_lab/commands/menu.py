@@ -9,13 +9,18 @@ import argparse
 import sys
 from pathlib import Path
 
-HEADLESS_HELP = """\
+
+def headless_help() -> str:
+    from ..modes import MODES  # the one table of modes: names only, nothing heavy imported
+
+    modes = "; ".join(m.name + (f", also as {', '.join(m.aliases)}" if m.aliases else "") for m in MODES.values())
+    return f"""\
 The interactive menu needs a terminal (stdin and stdout must be a TTY). Headless equivalents:
   inference-lab MODE [CONFIG] [--set key=value] [--output DIR] [--resume RUN_DIR]
-      (modes: methods, also as run; lora; peft-bench; mcq)
+      (modes: {modes})
   python inference_comparison.py compare RUN_DIR RUN_DIR ... [--baseline N]
   python test_setup.py [--config FILE] [--json]
-  ./run.sh quick | comprehensive | lora [CONFIG] | peft-bench --all | mcq [CONFIG]    (./run.sh help lists all)"""
+  ./run.sh quick | comprehensive | MODE [CONFIG] | peft-bench --all    (./run.sh help lists all)"""
 
 
 def add_cli_args(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +30,7 @@ def add_cli_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print(HEADLESS_HELP, file=sys.stderr)
+        print(headless_help(), file=sys.stderr)
         return 2
     from ..core import signals
     from ..menu import UI, MenuPaths, run_menu

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from ...ui.console import compact_table, fmt_bytes, fmt_rate, fmt_seconds
+from ...ui.console import compact_table, fmt_bytes, fmt_change, fmt_rate, fmt_seconds
 
 SCORES = (("accuracy", "accuracy"), ("macro_precision", "precision (macro)"), ("macro_recall", "recall (macro)"),
           ("macro_f1", "F1 (macro)"))
@@ -25,7 +25,8 @@ def score_rows(summary: dict) -> list[list[str]]:
     rows.append(["unparsed answers", str(m["base"]["unparsed"]), str(m["lora"]["unparsed"]), ""])
     timing = summary.get("timing") or {}
     rates = [fmt_rate((timing.get(k) or {}).get("tokens_per_s"), "") for k in ("base", "lora")]
-    rows.append(["new tokens/s (all batches)", *rates, ""])
+    rows.append(["new tokens/s (all batches)", *rates,
+                 fmt_change(timing.get("lora_vs_base_tokens_per_s"), missing="")])
     return rows
 
 
@@ -33,7 +34,8 @@ def caption(summary: dict) -> str:
     d = summary["disagreements"]
     return (f"LoRA improvements {d['lora_improvements']}, regressions {d['regressions']}, both wrong "
             f"{d['both_wrong']}, both right {d['both_right']}; {summary.get('processed_this_run', 0)} samples run now, "
-            f"{(summary.get('resume') or {}).get('done_before', 0)} resumed")
+            f"{(summary.get('resume') or {}).get('done_before', 0)} resumed; tokens/s change: median over generate "
+            "calls [95% CI], '=' no measurable difference")
 
 
 def scores_table(summary: dict) -> Table:

@@ -65,25 +65,34 @@ def build_summary(ids: list[str], records: Path, labels: list[str] | None) -> di
     wanted = set(ids)
     predictions: dict[str, dict[str, tuple[str, str | None]]] = {m: {} for m in MODELS}
     batch_seconds: dict[str, dict[tuple[int, float], int]] = {m: {} for m in MODELS}
+    call_tokens: dict[str, dict[tuple[int, float], int]] = {m: {} for m in MODELS}
     tokens: dict[str, int] = dict.fromkeys(MODELS, 0)
     for row in iter_rows(records):
         if row.get("kind") == "prediction" and row["id"] in wanted and row["model"] in predictions:
             predictions[row["model"]][row["id"]] = (row["label"], row["prediction"])
             tokens[row["model"]] += row["new_tokens"]
-            batch_seconds[row["model"]][(row["chunk"], row["batch_seconds"])] = row["batch_rows"]
+            call = (row["chunk"], row["batch_seconds"])
+            batch_seconds[row["model"]][call] = row["batch_rows"]
+            call_tokens[row["model"]][call] = call_tokens[row["model"]].get(call, 0) + row["new_tokens"]
     complete = [i for i in ids if i in predictions["base"] and i in predictions["lora"]]
     gold = [predictions["base"][i][0] for i in complete]
     base_pred = [predictions["base"][i][1] for i in complete]
     lora_pred = [predictions["lora"][i][1] for i in complete]
     base_scores, lora_scores = score(gold, base_pred, labels), score(gold, lora_pred, labels)
-    timing = {}
+    timing: dict = {}
+    per_call: dict[str, list[float]] = {}
     for model in MODELS:
         # One entry per generate call: (chunk, its latency) identifies a batch, its rows give its size.
         calls = batch_seconds[model]
         seconds = sum(s for _chunk, s in calls)
+        per_call[model] = [call_tokens[model][c] / c[1] for c in calls if c[1] > 0]
         timing[model] = {"batch_latency_s": stats.summary_dict([s for _chunk, s in calls]),
                          "generate_seconds": seconds, "new_tokens": tokens[model],
-                         "tokens_per_s": tokens[model] / seconds if seconds else None}
+                         "tokens_per_s": tokens[model] / seconds if seconds else None,
+                         "tokens_per_s_per_call": stats.summary_dict(per_call[model])}
+    # The adapter's speed against the base's, new tokens/s per generate call, with its interval (unpaired: the
+    # adapter stops at other lengths, so its calls are not the base's calls again).
+    timing["lora_vs_base_tokens_per_s"] = stats.percent_change(stats.ratio(per_call["lora"], per_call["base"]))
     return {
         "samples": len(ids), "scored_samples": len(complete), "missing_samples": len(ids) - len(complete),
         "metrics": {"base": base_scores.to_dict(), "lora": lora_scores.to_dict(),

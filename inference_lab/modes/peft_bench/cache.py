@@ -122,7 +122,8 @@ def lookup(cache_dir: Path, settings: dict) -> CacheLookup:
     path = cache_dir / f"base-{key}.json"
     if path.is_file():
         entry = _read(path)
-        ok = (entry is not None and entry.get("key") == key and entry.get("status") == "success"
+        # "success": what caches written before the one status vocabulary say
+        ok = (entry is not None and entry.get("key") == key and entry.get("status") in ("complete", "success")
               and cache_key(entry.get("settings", {})) == key and "by_category" in entry)
         return CacheLookup("hit", key, path, entry) if ok else CacheLookup("corrupt", key, path)
     # The newest entry for the same model source explains what changed since.
@@ -140,7 +141,7 @@ def lookup(cache_dir: Path, settings: dict) -> CacheLookup:
 def save(path: Path, key: str, settings: dict, results: dict) -> dict:
     entry = {
         "key": key,
-        "status": "success",
+        "status": "complete",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "settings": settings,
         **results,

@@ -34,7 +34,8 @@ from . import cache
 from .config import CATEGORIES, BenchmarkParams, PeftBenchConfig, load_params
 from .experiments import ADAPTER_CONFIG, DEFAULTS_FILE, OVERRIDES_FILE, Experiment, discover, find_root
 from .prompts import FittedPrompt, load_prompts, select_prompts
-from .timing import CategoryMetrics, base_drift, compare_to_base, measure_category, overall_metrics, probe_runs
+from .results import CategoryMetrics, base_drift, compare_to_base, overall_metrics
+from .timing import measure_category, probe_runs
 
 
 @dataclass
