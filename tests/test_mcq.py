@@ -297,6 +297,9 @@ def test_run_scores_demo_above_chance_and_base_is_untouched_by_the_adapter(tiny_
     summary = json.loads((outcome.folder / "summary.json").read_text())
     assert summary["variants"][0]["accuracy"] == base["accuracy"] and summary["mode"] == "mcq"
     assert set(summary["variants"][0]["accuracy_by_normalisation"]) == {"sum", "per_token", "per_char"}
+    for variant in summary["variants"]:  # every accuracy with its 95 % interval over the questions
+        low, high = variant["accuracy_ci"]
+        assert 0.0 <= low <= variant["accuracy"] <= high <= 1.0 and high - low > 0.05
     assert summary["environment"]["packages"]["torch"]
     confusion = summary["variants"][0]["extra"]["confusion"]
     assert sum(n for row in confusion.values() for n in row.values()) == len(demo_items)

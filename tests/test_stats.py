@@ -76,6 +76,14 @@ def test_noisy_is_a_wide_spread_relative_to_the_median():
     assert not stats.is_noisy(None)
 
 
+def test_wilson_interval_of_an_accuracy():
+    low, high = stats.wilson_interval(26, 48)  # 54.2 %: the demo-lora's cloze accuracy
+    assert low == pytest.approx(0.4029, abs=1e-4) and high == pytest.approx(0.6743, abs=1e-4)  # by hand, z = 1.96
+    low, high = stats.wilson_interval(48, 48)  # 100 % still has an interval below it
+    assert high == 1.0 and low == pytest.approx(0.9259, abs=1e-3)
+    assert stats.wilson_interval(0, 0) is None
+
+
 # --- ratios -------------------------------------------------------------------------------------------------------
 
 def test_ratio_of_clearly_different_samples_is_separated():

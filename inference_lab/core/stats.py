@@ -165,6 +165,17 @@ def is_noisy(stats: dict | Stats | None, threshold: float = NOISY_MAD) -> bool:
     return bool(median and mad is not None and mad / abs(median) > threshold)
 
 
+def wilson_interval(hits: int, n: int) -> tuple[float, float] | None:
+    """95 % Wilson score interval of a proportion (an accuracy over n questions): unlike p +- 1.96 se it stays
+    inside [0, 1] and is honest at 0 % and 100 %."""
+    if n <= 0:
+        return None
+    z, p = 1.959964, hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 # --- ratios and verdicts -------------------------------------------------------------------------------------
 
 

@@ -13,6 +13,14 @@ from ...ui.console import compact_table, fmt_seconds
 NORMALISATIONS = ("sum", "per_token", "per_char")
 
 
+CAPTION = "overall accuracy [95% Wilson interval over the questions]"
+
+
+def _with_ci(variant: dict) -> str:
+    ci = variant.get("accuracy_ci")
+    return f"{variant['accuracy']:.1%}" + (f" [{ci[0]:.0%}-{ci[1]:.0%}]" if ci else "")
+
+
 def table_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     variants = summary.get("variants") or []
     columns = ["subject", "n", *[v["variant"] for v in variants]]
@@ -26,7 +34,7 @@ def table_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
         n = next(v["per_subject"][subject]["n"] for v in variants if subject in v["per_subject"])
         rows.append([subject, str(n), *cells])
     if variants:
-        rows.append(["overall", str(variants[0]["n_questions"]), *[f"{v['accuracy']:.1%}" for v in variants]])
+        rows.append(["overall", str(variants[0]["n_questions"]), *[_with_ci(v) for v in variants]])
         for norm in NORMALISATIONS:
             if norm != summary.get("normalisation"):
                 accs = [f"{v['accuracy_by_normalisation'][norm]:.1%}" for v in variants]
@@ -45,7 +53,7 @@ def title(summary: dict) -> str:
 
 def show(summary: dict, console: Console) -> None:
     columns, rows = table_rows(summary)
-    table = compact_table(title=title(summary))
+    table = compact_table(title=title(summary), caption=CAPTION)
     for column in columns:
         table.add_column(column, justify="left" if column == "subject" else "right")
     for row in rows:

@@ -65,6 +65,7 @@ class VariantSummary:
     batch_size_used: int | None
     oom_retries: int
     extra: dict = field(default_factory=dict)
+    accuracy_ci: tuple[float, float] | None = None  # 95 % Wilson interval over the questions
 
     @property
     def questions_per_second(self) -> float | None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...core import stats
 from ...core.context import Prepared, RunContext, RunResult
 from ...core.errors import UserError
 from ...core.measure import Stopwatch
@@ -108,6 +109,7 @@ def score_variant(name: str, prep: MCQPrepared, ctx: RunContext) -> tuple[Varian
     predictions = make_predictions(name, prep.items, prep.requests, scores, prep.template, config.normalisation)
     summary = VariantSummary(
         variant=name, n_questions=len(prep.items), accuracy=accuracy(predictions),
+        accuracy_ci=stats.wilson_interval(sum(p.correct for p in predictions), len(predictions)),
         accuracy_by_normalisation={n: accuracy(predictions, n) for n in NORMALISATIONS},
         per_subject=per_subject(predictions), seconds=watch.seconds, forward_passes=scorer.forward_passes,
         batch_size_used=scorer.batch_size_used, oom_retries=scorer.oom_retries,
