@@ -239,13 +239,14 @@ def _pgid(pid: int) -> int | None:
         return None
 
 
-def test_sigterm_to_the_parent_stops_the_server(static_server_argv, tmp_path):
+def serving_child(argv: list[str], tmp_path: Path) -> tuple[subprocess.Popen, int]:
+    """A separate process (the tool's stand-in) that launches the server and waits; returns it and the group."""
     pgid_file = tmp_path / "pgid"
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
         from inference_lab.engines.server import launched_server
-        with launched_server({static_server_argv!r}, log_path={str(tmp_path / 'c.log')!r}, ready_timeout_s=30) as s:
+        with launched_server({argv!r}, log_path={str(tmp_path / 'c.log')!r}, ready_timeout_s=30) as s:
             open({str(pgid_file)!r}, "w").write(str(s.pgid))
             time.sleep(120)
     """)
@@ -254,7 +255,11 @@ def test_sigterm_to_the_parent_stops_the_server(static_server_argv, tmp_path):
     while not pgid_file.exists() or not pgid_file.read_text():
         assert child.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
-    pgid = int(pgid_file.read_text())
+    return child, int(pgid_file.read_text())
+
+
+def test_sigterm_to_the_parent_stops_the_server(static_server_argv, tmp_path):
+    child, pgid = serving_child(static_server_argv, tmp_path)
     assert group_alive(pgid)
     child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=30) == 128 + signal.SIGTERM
@@ -263,21 +268,7 @@ def test_sigterm_to_the_parent_stops_the_server(static_server_argv, tmp_path):
 
 def test_kill_9_of_the_tool_still_stops_the_server(static_server_argv, tmp_path):
     """No code of the tool runs after SIGKILL: the watchdog sees its pipe close and stops the whole group."""
-    pgid_file = tmp_path / "pgid"
-    script = textwrap.dedent(f"""
-        import sys, time
-        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
-        from inference_lab.engines.server import launched_server
-        with launched_server({static_server_argv!r}, log_path={str(tmp_path / 'k.log')!r}, ready_timeout_s=30) as s:
-            open({str(pgid_file)!r}, "w").write(str(s.pgid))
-            time.sleep(120)
-    """)
-    child = subprocess.Popen([sys.executable, "-c", script])
-    deadline = time.monotonic() + 30
-    while not pgid_file.exists() or not pgid_file.read_text():
-        assert child.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    pgid = int(pgid_file.read_text())
+    child, pgid = serving_child(static_server_argv, tmp_path)
     assert group_alive(pgid) and len([p for p in processes_with(str(tmp_path / "www")) if p.pid != child.pid]) == 2
     child.kill()
     assert child.wait(timeout=10) == -signal.SIGKILL
